@@ -1,0 +1,44 @@
+# dm-crucible top-level build.
+#
+#   make            module (dm-crucible.ko) and userland programs
+#   make module     the kernel module only, against KDIR
+#   make userland   cruciblectl and crucible-agent
+#   make lint       checkpatch --strict and sparse over the module
+#   make check      build, lint, native tests, KUnit and VM tests
+#   make demo       boot a VM and show a volume at work
+
+KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
+KDIR ?= /lib/modules/$(KVER)/build
+export KVER KDIR
+
+.PHONY: all module userland lint check demo clean unit kunit vm
+
+all: module userland
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+userland:
+	$(MAKE) -C userland
+
+lint:
+	scripts/lint
+
+unit:
+	$(MAKE) -C userland test
+
+kunit:
+	tools/testing/kunit/run
+
+vm: all
+	tools/testing/vm/run
+
+check:
+	tools/testing/check
+
+demo: all
+	tools/testing/vm/demo
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C userland clean

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Types and helpers that the shared dm-crucible code (on-disk format, the
+ * reconcile rule) needs, mapped onto the kernel's or onto libc's.
+ */
+#ifndef CRUCIBLE_COMPAT_H
+#define CRUCIBLE_COMPAT_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/string.h>
+#include <linux/errno.h>
+#include <linux/xxhash.h>
+#include <asm/byteorder.h>
+
+#define crucible_xxh64(p, len, seed) xxh64((p), (len), (seed))
+#else
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <errno.h>
+#include <endian.h>
+#include <linux/types.h>
+#include <xxhash.h>
+
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+
+#define cpu_to_le16(x) htole16(x)
+#define cpu_to_le32(x) htole32(x)
+#define cpu_to_le64(x) htole64(x)
+#define le16_to_cpu(x) le16toh(x)
+#define le32_to_cpu(x) le32toh(x)
+#define le64_to_cpu(x) le64toh(x)
+
+#define crucible_xxh64(p, len, seed) ((u64)XXH64((p), (len), (seed)))
+#endif
+
+#endif /* CRUCIBLE_COMPAT_H */
