@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-crucible repair: bring stale copies of a region back in line with its
+ * source, block by block, copying only the blocks that differ.
+ *
+ * A region is repaired under its lock (RS_LOCKED: new writes wait, writes
+ * in flight drain first) and marked dirty on every leg before any leg is
+ * touched, so a crash in the middle leaves it dirty everywhere and the
+ * next assembly rehashes and finishes it: repair resumes, it never starts
+ * a region over blindly, and it never leaves a copy that claims to be in
+ * sync when it is not.
+ */
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/delay.h>
+
+#include "dm-crucible.h"
+
+static bool block_is_zero(const void *p)
+{
+	return !memchr_inv(p, 0, CRUCIBLE_BLOCK_SIZE);
+}
+
+static void *chunk_block(void *buf, unsigned int i)
+{
+	return buf + ((size_t)i << CRUCIBLE_BLOCK_SHIFT);
+}
+
+/*
+ * Work out the source's hash of every block of the chunk.  With @rehash
+ * the source's records may lag its data, so the data decides (an all-zero
+ * block with no record stays unwritten) and the records are rewritten.
+ */
+static int source_hashes(struct crucible *c, unsigned int src, u64 b0,
+			 unsigned int n, bool rehash, u64 *hash, u32 *flush)
+{
+	struct crucible_rec rec;
+	unsigned int i;
+	u64 fixed[1];
+	int r;
+
+	for (i = 0; i < n; i++) {
+		void *data = chunk_block(c->repair_src, i);
+
+		r = crucible_md_get_record(c, src, b0 + i, &rec);
+		if (r && r != -EILSEQ)
+			return r;
+		flush[i] = rec.flush;
+		if (!rehash) {
+			hash[i] = rec.hash;
+			if (r == -EILSEQ || (rec.hash &&
+					     crucible_block_hash(data) != rec.hash)) {
+				/* Never copy a bad source block over a copy. */
+				atomic64_inc(&c->stats.mismatches);
+				DMERR_LIMIT("%s: repair source leg %u block %llu does not match its record",
+					    dm_table_device_name(c->ti->table),
+					    src, (unsigned long long)(b0 + i));
+				return -EILSEQ;
+			}
+			continue;
+		}
+		if (!rec.hash && block_is_zero(data))
+			hash[i] = CRUCIBLE_HASH_UNWRITTEN;
+		else
+			hash[i] = crucible_block_hash(data);
+		if (hash[i] != rec.hash || r == -EILSEQ) {
+			fixed[0] = hash[i];
+			r = crucible_md_set_records(c, src, b0 + i, 1, fixed,
+						    flush[i]);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Write runs of blocks marked in @differs from the source chunk to @leg. */
+static int copy_runs(struct crucible *c, unsigned int leg, u64 b0,
+		     unsigned int n, const unsigned long *differs, u64 *copied)
+{
+	unsigned int start, end;
+	int r;
+
+	for (start = find_first_bit(differs, n); start < n;
+	     start = find_next_bit(differs, n, end)) {
+		end = find_next_zero_bit(differs, n, start);
+		r = crucible_sync_io(c, leg, REQ_OP_WRITE, 0,
+				     c->geo.data_start + b0 + start, end - start,
+				     chunk_block(c->repair_src, start));
+		if (r)
+			return r;
+		*copied += end - start;
+	}
+	return 0;
+}
+
+/* Bring one leg's copy of a chunk in line with the source's. */
+static int repair_chunk_leg(struct crucible *c, unsigned int leg, u64 b0,
+			    unsigned int n, bool verify, const u64 *hash,
+			    const u32 *flush, u64 *copied)
+{
+	DECLARE_BITMAP(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
+	struct crucible_rec rec;
+	unsigned int i;
+	int r;
+
+	bitmap_zero(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
+	if (verify) {
+		/* The leg's records cannot be trusted: look at its data. */
+		r = crucible_sync_io(c, leg, REQ_OP_READ, 0,
+				     c->geo.data_start + b0, n, c->repair_dst);
+		if (r)
+			return r;
+	}
+	for (i = 0; i < n; i++) {
+		if (hash[i] == CRUCIBLE_HASH_UNWRITTEN)
+			continue;	/* reads of it return zeros anyway */
+		if (verify) {
+			if (crucible_block_hash(chunk_block(c->repair_dst, i)) != hash[i])
+				__set_bit(i, differs);
+			continue;
+		}
+		r = crucible_md_get_record(c, leg, b0 + i, &rec);
+		if (r == -EILSEQ || (!r && rec.hash != hash[i]))
+			__set_bit(i, differs);
+		else if (r)
+			return r;
+	}
+	r = copy_runs(c, leg, b0, n, differs, copied);
+	if (r)
+		return r;
+	/* Records follow the source's, block for block. */
+	for (i = 0; i < n; i++) {
+		r = crucible_md_set_records(c, leg, b0 + i, 1, &hash[i], flush[i]);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int pick_source(struct crucible *c, u32 s, u8 alive)
+{
+	u8 ok = alive & ~(s & RS_STALE_MASK);
+	int i;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (ok & (1U << i))
+			return i;
+	return -1;
+}
+
+/*
+ * Repair one region: rehash it if its records may lag the data, then copy
+ * to each alive stale leg the blocks that differ from the source.  Worker
+ * context (the ordered workqueue), may sleep.  Returns -ENODEV when no leg
+ * can serve as the source.
+ */
+int crucible_repair_region(struct crucible *c, u64 region)
+{
+	u64 *hash = c->repair_hash;
+	u32 *flush = c->repair_flush;
+	struct crucible_region_meta m;
+	u64 b0, end, copied = 0;
+	u8 alive, targets, done;
+	bool rehash, verify;
+	int src, i, r = 0;
+	u32 s;
+
+	spin_lock_irq(&c->lock);
+	s = c->rstate[region];
+	alive = crucible_alive_mask(c);
+	src = pick_source(c, s, alive);
+	targets = s & RS_STALE_MASK & alive;
+	rehash = s & RS_REHASH;
+	verify = s & RS_VERIFY;
+	if (src < 0 || (!targets && !rehash)) {
+		spin_unlock_irq(&c->lock);
+		return src < 0 ? -ENODEV : 0;
+	}
+	c->rstate[region] |= RS_LOCKED;
+	spin_unlock_irq(&c->lock);
+
+	wait_event(c->inflight_wait,
+		   !RS_INFLIGHT(READ_ONCE(c->rstate[region])));
+
+	r = crucible_md_mark_dirty(c, &region, 1);
+	if (r)
+		goto unlock;
+	spin_lock_irq(&c->lock);
+	c->rstate[region] |= RS_DIRTY;
+	spin_unlock_irq(&c->lock);
+
+	done = targets;
+	b0 = region << c->geo.region_shift;
+	end = min_t(u64, b0 + c->geo.region_blocks, c->geo.volume_blocks);
+	for (; b0 < end; b0 += CRUCIBLE_REPAIR_CHUNK_BLOCKS) {
+		unsigned int n = min_t(u64, CRUCIBLE_REPAIR_CHUNK_BLOCKS, end - b0);
+
+		r = crucible_sync_io(c, src, REQ_OP_READ, 0,
+				     c->geo.data_start + b0, n, c->repair_src);
+		if (!r)
+			r = source_hashes(c, src, b0, n, rehash, hash, flush);
+		if (r == -EILSEQ) {
+			/* The source is bad here too: let another leg be it. */
+			spin_lock_irq(&c->lock);
+			__crucible_set_stale(c, region, (1U << src) | RS_VERIFY);
+			spin_unlock_irq(&c->lock);
+			goto unlock;
+		}
+		if (r) {
+			crucible_leg_failed(c, src, r);
+			goto unlock;
+		}
+		for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+			if (!(done & (1U << i)))
+				continue;
+			if (repair_chunk_leg(c, i, b0, n, verify || rehash,
+					     hash, flush, &copied)) {
+				crucible_leg_failed(c, i, -EIO);
+				done &= ~(1U << i);
+			}
+		}
+		cond_resched();
+	}
+
+	/* The repaired legs now carry the source's stamp (still dirty). */
+	crucible_md_get_region(c, src, region, &m);
+	m.dirty = true;
+	m.valid = true;
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (done & (1U << i))
+			crucible_md_set_region(c, i, region, &m);
+
+	spin_lock_irq(&c->lock);
+	__crucible_clear_stale(c, region, done | RS_REHASH |
+			       ((c->rstate[region] & RS_STALE_MASK & ~done) ? 0 : RS_VERIFY));
+	/* The next commit stamps every leg alike, the one after cleans it. */
+	c->rstate[region] |= RS_WRITTEN;
+	c->need_commit = true;
+	spin_unlock_irq(&c->lock);
+	atomic64_add(copied, &c->stats.repaired);
+	c->repair_bytes += copied << CRUCIBLE_BLOCK_SHIFT;
+unlock:
+	spin_lock_irq(&c->lock);
+	c->rstate[region] &= ~RS_LOCKED;
+	spin_unlock_irq(&c->lock);
+	crucible_wake_worker(c);
+	return r;
+}
+
+/* Can repair do anything for this region now? */
+static bool region_repairable(u32 s, u8 alive)
+{
+	if (!(alive & ~(s & RS_STALE_MASK)))
+		return false;	/* no source until a leg comes back */
+	return (s & RS_REHASH) || (s & RS_STALE_MASK & alive);
+}
+
+/*
+ * Once nothing is left to repair for an alive leg, it is whole again: drop
+ * its "failed" and "replacing" marks from the superblocks.
+ */
+static void finish_sync(struct crucible *c)
+{
+	bool changed = false;
+	u32 stale = 0;
+	u64 r;
+	int i;
+
+	spin_lock_irq(&c->lock);
+	if (c->unsynced)
+		for (r = 0; r < c->geo.nr_regions; r++)
+			stale |= c->rstate[r];
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		struct crucible_leg *leg = &c->legs[i];
+
+		if (leg->state != CRUCIBLE_LEG_ALIVE || (stale & (1U << i)))
+			continue;
+		if (leg->fresh || (c->fault_persisted & (1U << i))) {
+			leg->fresh = false;
+			c->fault_persisted &= ~(1U << i);
+			changed = true;
+		}
+	}
+	spin_unlock_irq(&c->lock);
+	if (changed) {
+		/* Whatever the repairs wrote is durable before we say so. */
+		crucible_md_commit(c);
+		crucible_raise_event(c);
+	}
+}
+
+void crucible_repair_work(struct work_struct *ws)
+{
+	struct crucible *c = container_of(to_delayed_work(ws), struct crucible,
+					  repair_work);
+	u64 n, region = 0;
+	unsigned long delay = 0;
+	bool found = false;
+	u8 alive;
+	int r;
+
+	spin_lock_irq(&c->lock);
+	if (!c->repair_running || c->suspended || c->mode != CRUCIBLE_MODE_RW ||
+	    !c->assembled) {
+		spin_unlock_irq(&c->lock);
+		return;
+	}
+	alive = crucible_alive_mask(c);
+	if (c->unsynced) {
+		for (n = 0; n < c->geo.nr_regions; n++) {
+			region = (c->repair_cursor + n) % c->geo.nr_regions;
+			if (region_repairable(c->rstate[region], alive)) {
+				found = true;
+				break;
+			}
+		}
+	}
+	spin_unlock_irq(&c->lock);
+
+	if (!found) {
+		finish_sync(c);
+		return;
+	}
+	c->repair_bytes = 0;
+	r = crucible_repair_region(c, region);
+	/* On -EILSEQ the region is retried with another source. */
+	if (r != -EILSEQ)
+		c->repair_cursor = region + 1;
+	if (c->repair_throttle && c->repair_bytes)
+		delay = msecs_to_jiffies(div_u64(c->repair_bytes * 1000,
+						 (u64)c->repair_throttle << 20));
+	queue_delayed_work(c->wq, &c->repair_work, delay);
+}
+
+void crucible_kick_repair(struct crucible *c)
+{
+	if (c->repair_running && !c->suspended)
+		mod_delayed_work(c->wq, &c->repair_work, 0);
+}

@@ -1,0 +1,1518 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-crucible: keeps every block of a volume on three legs, with an xxh64
+ * record per block that every read is verified against.
+ *
+ * This file is the target: table parsing, the bio's life (map, leg
+ * clones, completion, read verification), the worker that marks regions
+ * dirty and commits, status and messages.  Metadata lives in
+ * dm-crucible-metadata.c, repair in dm-crucible-repair.c.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/highmem.h>
+#include <linux/blkdev.h>
+#include <linux/xxhash.h>
+
+#include "dm-crucible.h"
+
+#define CRUCIBLE_MIN_IOS	64
+#define CRUCIBLE_DIRTY_BATCH	64
+
+/* A leg's clone of a write: which I/O it belongs to and which leg. */
+struct crucible_clone {
+	struct crucible_io *io;
+	unsigned int leg;
+	struct bio bio;
+};
+
+enum map_result {
+	MAP_SUBMITTED,
+	MAP_DEFER_DIRTY,	/* region must be marked dirty first */
+	MAP_DEFER_REPAIR,	/* region must be repaired first */
+	MAP_ERROR,
+};
+
+/*
+ * Constructor errors name the leg and the value, so they are formatted;
+ * ti->error is only read right after the constructor returns, and a small
+ * ring of buffers keeps concurrent table loads from sharing one.
+ */
+#define CRUCIBLE_ERR_SLOTS	8
+#define CRUCIBLE_ERR_LEN	192
+static char crucible_err_ring[CRUCIBLE_ERR_SLOTS][CRUCIBLE_ERR_LEN];
+static atomic_t crucible_err_next = ATOMIC_INIT(0);
+
+char *crucible_errorf(const char *fmt, ...)
+{
+	unsigned int slot = (unsigned int)atomic_inc_return(&crucible_err_next) %
+			    CRUCIBLE_ERR_SLOTS;
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(crucible_err_ring[slot], CRUCIBLE_ERR_LEN, fmt, args);
+	va_end(args);
+	return crucible_err_ring[slot];
+}
+
+/*----------------------------------------------------------------
+ * Region state helpers
+ *--------------------------------------------------------------*/
+
+static bool rs_unsynced(u32 s)
+{
+	return s & (RS_STALE_MASK | RS_REHASH);
+}
+
+void __crucible_set_stale(struct crucible *c, u64 region, u32 bits)
+{
+	u32 old = c->rstate[region];
+
+	c->rstate[region] |= bits;
+	if (!rs_unsynced(old) && rs_unsynced(c->rstate[region]))
+		c->unsynced++;
+}
+
+void __crucible_clear_stale(struct crucible *c, u64 region, u32 bits)
+{
+	u32 old = c->rstate[region];
+
+	c->rstate[region] &= ~bits;
+	if (rs_unsynced(old) && !rs_unsynced(c->rstate[region]))
+		c->unsynced--;
+}
+
+/*----------------------------------------------------------------
+ * Events and leg failure
+ *--------------------------------------------------------------*/
+
+static void do_event(struct work_struct *ws)
+{
+	struct crucible *c = container_of(ws, struct crucible, event_work);
+
+	dm_table_event(c->ti->table);
+}
+
+void crucible_raise_event(struct crucible *c)
+{
+	schedule_work(&c->event_work);
+}
+
+void crucible_wake_worker(struct crucible *c)
+{
+	queue_work(c->wq, &c->worker);
+}
+
+/*
+ * Take a leg out of service after an I/O error.  Safe from any context;
+ * the worker records the failure in the other legs' superblocks.
+ */
+void crucible_leg_failed(struct crucible *c, unsigned int leg, int err)
+{
+	unsigned long flags;
+	bool changed = false;
+
+	atomic64_inc(&c->legs[leg].errors);
+	spin_lock_irqsave(&c->lock, flags);
+	if (c->legs[leg].state == CRUCIBLE_LEG_ALIVE) {
+		c->legs[leg].state = CRUCIBLE_LEG_FAILED;
+		changed = true;
+		if (!crucible_alive_mask(c))
+			c->mode = CRUCIBLE_MODE_FAILED;
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+	if (changed) {
+		DMERR("%s: leg %u failed (error %d)",
+		      dm_table_device_name(c->ti->table), leg, err);
+		crucible_raise_event(c);
+		crucible_wake_worker(c);
+	}
+}
+
+/*----------------------------------------------------------------
+ * Synchronous I/O on a leg (metadata, repair, read retries)
+ *--------------------------------------------------------------*/
+
+int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
+		     blk_opf_t flags, u64 block, unsigned int nr, void *buf)
+{
+	struct dm_io_region where = {
+		.bdev = c->legs[leg].dev->bdev,
+		.sector = block << (CRUCIBLE_BLOCK_SHIFT - 9),
+		.count = (sector_t)nr << (CRUCIBLE_BLOCK_SHIFT - 9),
+	};
+	struct dm_io_request req = {
+		.bi_opf = op | flags,
+		.mem.type = is_vmalloc_addr(buf) ? DM_IO_VMA : DM_IO_KMEM,
+		.mem.ptr.addr = buf,
+		.client = c->io_client,
+	};
+	unsigned long error_bits = 0;
+	int r;
+
+	r = dm_io(&req, 1, &where, &error_bits, IOPRIO_DEFAULT);
+	if (!r && error_bits)
+		r = -EIO;
+	return r;
+}
+
+/*----------------------------------------------------------------
+ * Walking the 4 KiB blocks of a bio
+ *--------------------------------------------------------------*/
+
+enum block_op { BLOCK_HASH, BLOCK_ZERO, BLOCK_FILL };
+
+/*
+ * Hash, zero or fill (from @buf) block @blk of @bio.  A block may span
+ * several bio_vecs when the caller's buffer is not page aligned.
+ */
+static u64 bio_block_op(struct bio *bio, unsigned int blk, enum block_op op,
+			const void *buf)
+{
+	struct bvec_iter iter = bio->bi_iter;
+	unsigned int left = CRUCIBLE_BLOCK_SIZE, done = 0;
+	struct xxh64_state st;
+	u64 h;
+
+	xxh64_reset(&st, 0);
+	bio_advance_iter(bio, &iter, blk << CRUCIBLE_BLOCK_SHIFT);
+	while (left) {
+		struct bio_vec bv = bio_iter_iovec(bio, iter);
+		unsigned int len = min(bv.bv_len, left);
+		void *p = bvec_kmap_local(&bv);
+
+		if (op == BLOCK_HASH)
+			xxh64_update(&st, p, len);
+		else if (op == BLOCK_ZERO)
+			memset(p, 0, len);
+		else
+			memcpy(p, buf + done, len);
+		kunmap_local(p);
+		bio_advance_iter(bio, &iter, len);
+		left -= len;
+		done += len;
+	}
+	if (op != BLOCK_HASH)
+		return 0;
+	h = xxh64_digest(&st);
+	return h == CRUCIBLE_HASH_UNWRITTEN ? CRUCIBLE_HASH_ZERO_REMAP : h;
+}
+
+/*----------------------------------------------------------------
+ * Writes
+ *--------------------------------------------------------------*/
+
+static void free_bounce(struct crucible *c, struct bio *bounce)
+{
+	struct bvec_iter_all iter;
+	struct bio_vec *bv;
+
+	bio_for_each_segment_all(bv, bounce, iter)
+		mempool_free(bv->bv_page, &c->page_pool);
+	bio_put(bounce);
+}
+
+/*
+ * Copy the caller's data into pages only we can see, and hash those: a
+ * caller that changes its buffer during an O_DIRECT write must not make
+ * the legs differ from each other or from the records.
+ */
+static struct bio *make_bounce(struct crucible *c, struct crucible_io *io,
+			       struct bio *bio)
+{
+	struct bio *bounce;
+	unsigned int i;
+
+	bounce = bio_alloc_bioset(NULL, io->nr_blocks, REQ_OP_WRITE, GFP_NOIO,
+				  &c->bs);
+	for (i = 0; i < io->nr_blocks; i++) {
+		struct page *page = mempool_alloc(&c->page_pool, GFP_NOIO);
+
+		__bio_add_page(bounce, page, PAGE_SIZE, 0);
+	}
+	bounce->bi_iter.bi_size = io->nr_blocks << CRUCIBLE_BLOCK_SHIFT;
+	bio_copy_data(bounce, bio);
+	for (i = 0; i < io->nr_blocks; i++) {
+		void *p = kmap_local_page(bounce->bi_io_vec[i].bv_page);
+
+		io->hash[i] = crucible_block_hash(p);
+		kunmap_local(p);
+	}
+	return bounce;
+}
+
+static void write_leg_endio(struct bio *clone)
+{
+	struct crucible_clone *cl = container_of(clone, struct crucible_clone, bio);
+	struct crucible_io *io = cl->io;
+
+	if (clone->bi_status)
+		set_bit(cl->leg, &io->failed);
+	bio_put(clone);
+	if (atomic_dec_and_test(&io->pending))
+		queue_work(io->c->io_wq, &io->work);
+}
+
+static void write_complete(struct work_struct *ws);
+
+static void issue_write(struct crucible *c, struct bio *bio, u8 legs)
+{
+	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+	blk_opf_t flags = bio->bi_opf & (REQ_FUA | REQ_SYNC);
+	struct bio *clones[CRUCIBLE_NR_LEGS];
+	int i, n = 0;
+
+	io->bounce = make_bounce(c, io, bio);
+	io->legs_written = legs;
+	io->failed = 0;
+	INIT_WORK(&io->work, write_complete);
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		struct crucible_clone *cl;
+		struct bio *clone;
+
+		if (!(legs & (1U << i)))
+			continue;
+		clone = bio_alloc_clone(c->legs[i].dev->bdev, io->bounce,
+					GFP_NOIO, &c->bs);
+		cl = container_of(clone, struct crucible_clone, bio);
+		cl->io = io;
+		cl->leg = i;
+		clone->bi_opf = REQ_OP_WRITE | flags;
+		clone->bi_iter.bi_sector = crucible_leg_data_sector(c, io->first_block);
+		clone->bi_end_io = write_leg_endio;
+		clones[n++] = clone;
+	}
+	atomic_set(&io->pending, n);
+	for (i = 0; i < n; i++)
+		submit_bio_noacct(clones[i]);
+}
+
+static void complete_write(struct crucible *c, struct bio *bio)
+{
+	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+	bio->bi_status = io->status;
+	bio_endio(bio);
+}
+
+static void write_complete(struct work_struct *ws)
+{
+	struct crucible_io *io = container_of(ws, struct crucible_io, work);
+	struct bio *bio = dm_bio_from_per_bio_data(io, sizeof(*io));
+	struct crucible *c = io->c;
+	u8 ok = io->legs_written & ~io->failed;
+	u32 flush = (u32)(READ_ONCE(c->flush) + 1);
+	bool wait_fault = false;
+	int i;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		if (!(ok & (1U << i)))
+			continue;
+		if (crucible_md_set_records(c, i, io->first_block, io->nr_blocks,
+					    io->hash, flush)) {
+			ok &= ~(1U << i);
+			io->failed |= 1U << i;
+		}
+	}
+	free_bounce(c, io->bounce);
+	io->bounce = NULL;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (io->failed & (1U << i))
+			crucible_leg_failed(c, i, -EIO);
+
+	spin_lock_irq(&c->lock);
+	c->rstate[io->region] -= RS_INFLIGHT_ONE;
+	c->rstate[io->region] |= RS_WRITTEN;
+	if (io->failed)
+		__crucible_set_stale(c, io->region, io->failed);
+	if (!ok) {
+		io->status = BLK_STS_IOERR;
+	} else if (io->failed & ~c->fault_persisted) {
+		/*
+		 * Never acknowledge a write that a failed leg missed before
+		 * the other legs say so on disk: after a crash that leg
+		 * must not be chosen as the source.
+		 */
+		bio_list_add(&c->fault_waiters, bio);
+		wait_fault = true;
+	}
+	spin_unlock_irq(&c->lock);
+	wake_up(&c->inflight_wait);
+	atomic64_inc(&c->stats.writes);
+
+	if (wait_fault)
+		crucible_wake_worker(c);
+	else
+		complete_write(c, bio);
+}
+
+/*----------------------------------------------------------------
+ * Reads
+ *--------------------------------------------------------------*/
+
+static int choose_read_leg(struct crucible *c, u8 candidates)
+{
+	int i, best = -1;
+
+	if (!candidates)
+		return -1;
+	if (c->read_policy == CRUCIBLE_READ_LEAST_PENDING) {
+		for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+			if (!(candidates & (1U << i)))
+				continue;
+			if (best < 0 || atomic_read(&c->legs[i].pending) <
+					atomic_read(&c->legs[best].pending))
+				best = i;
+		}
+		return best;
+	}
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		int leg = (c->rr_next + i) % CRUCIBLE_NR_LEGS;
+
+		if (candidates & (1U << leg)) {
+			c->rr_next = leg + 1;
+			return leg;
+		}
+	}
+	return -1;
+}
+
+static void read_verify(struct work_struct *ws);
+
+static void read_leg_endio(struct bio *clone)
+{
+	struct crucible_clone *cl = container_of(clone, struct crucible_clone, bio);
+	struct crucible_io *io = cl->io;
+
+	io->status = clone->bi_status;
+	atomic_dec(&io->c->legs[cl->leg].pending);
+	bio_put(clone);
+	queue_work(io->c->io_wq, &io->work);
+}
+
+static void issue_read(struct crucible *c, struct bio *bio, int leg)
+{
+	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+	struct crucible_clone *cl;
+	struct bio *clone;
+
+	io->leg = leg;
+	io->status = BLK_STS_OK;
+	INIT_WORK(&io->work, read_verify);
+	clone = bio_alloc_clone(c->legs[leg].dev->bdev, bio, GFP_NOIO, &c->bs);
+	cl = container_of(clone, struct crucible_clone, bio);
+	cl->io = io;
+	cl->leg = leg;
+	clone->bi_iter.bi_sector = crucible_leg_data_sector(c, io->first_block);
+	clone->bi_end_io = read_leg_endio;
+	atomic_inc(&c->legs[leg].pending);
+	submit_bio_noacct(clone);
+}
+
+/* Legs a read of @region may use: alive and not stale there. */
+static u8 read_candidates(struct crucible *c, u64 region)
+{
+	return crucible_alive_mask(c) & ~(c->rstate[region] & RS_STALE_MASK);
+}
+
+/*
+ * Read block @b from @leg into @page and check it against that leg's
+ * record.  Returns 0 if good (*unwritten set if never written).
+ */
+static int read_good_block(struct crucible *c, unsigned int leg, u64 b,
+			   void *page, bool *unwritten)
+{
+	struct crucible_rec rec;
+	int r;
+
+	r = crucible_md_get_record(c, leg, b, &rec);
+	if (r)
+		return r;
+	*unwritten = rec.hash == CRUCIBLE_HASH_UNWRITTEN;
+	if (*unwritten)
+		return 0;
+	r = crucible_sync_io(c, leg, REQ_OP_READ, 0, c->geo.data_start + b, 1,
+			     page);
+	if (r)
+		return r;
+	return crucible_block_hash(page) == rec.hash ? 0 : -EILSEQ;
+}
+
+/* Mark @leg's copy of @region bad so repair rewrites it from a good one. */
+static void schedule_heal(struct crucible *c, u64 region, unsigned int leg)
+{
+	spin_lock_irq(&c->lock);
+	__crucible_set_stale(c, region, (1U << leg) | RS_VERIFY);
+	spin_unlock_irq(&c->lock);
+	crucible_raise_event(c);
+	crucible_kick_repair(c);
+}
+
+/*
+ * One block of a read failed its check (or the leg returned an error).
+ * Serve it from another copy that passes its own check.
+ */
+static int fix_read_block(struct crucible *c, struct crucible_io *io,
+			  struct bio *bio, unsigned int i, void *page,
+			  bool io_error)
+{
+	u64 b = io->first_block + i;
+	bool unwritten;
+	u8 others;
+	int leg, tries;
+
+	/*
+	 * A write to the same block may have landed between our read and
+	 * its record update, or the caller changed its buffer while we
+	 * read into it: re-read into our own page once writes in the
+	 * region have drained, before calling it corruption.
+	 */
+	if (!io_error) {
+		for (tries = 0; tries < 3; tries++) {
+			wait_event_timeout(c->inflight_wait,
+					   !RS_INFLIGHT(READ_ONCE(c->rstate[io->region])),
+					   HZ);
+			if (!read_good_block(c, io->leg, b, page, &unwritten)) {
+				if (unwritten)
+					bio_block_op(bio, i, BLOCK_ZERO, NULL);
+				else
+					bio_block_op(bio, i, BLOCK_FILL, page);
+				return 0;
+			}
+		}
+		atomic64_inc(&c->stats.mismatches);
+		DMERR_LIMIT("%s: block %llu: leg %d copy does not match its record",
+			    dm_table_device_name(c->ti->table),
+			    (unsigned long long)b, io->leg);
+	}
+
+	spin_lock_irq(&c->lock);
+	others = read_candidates(c, io->region) & ~(1U << io->leg);
+	spin_unlock_irq(&c->lock);
+	for (leg = 0; leg < CRUCIBLE_NR_LEGS; leg++) {
+		if (!(others & (1U << leg)))
+			continue;
+		if (read_good_block(c, leg, b, page, &unwritten))
+			continue;
+		if (unwritten)
+			bio_block_op(bio, i, BLOCK_ZERO, NULL);
+		else
+			bio_block_op(bio, i, BLOCK_FILL, page);
+		schedule_heal(c, io->region, io->leg);
+		return 0;
+	}
+	DMERR_LIMIT("%s: block %llu: no leg holds a copy that matches its record",
+		    dm_table_device_name(c->ti->table), (unsigned long long)b);
+	return -EIO;
+}
+
+static void read_verify(struct work_struct *ws)
+{
+	struct crucible_io *io = container_of(ws, struct crucible_io, work);
+	struct bio *bio = dm_bio_from_per_bio_data(io, sizeof(*io));
+	struct crucible *c = io->c;
+	bool io_error = io->status != BLK_STS_OK;
+	struct page *page = NULL;
+	blk_status_t status = BLK_STS_OK;
+	unsigned int i;
+
+	if (io_error) {
+		atomic64_inc(&c->legs[io->leg].errors);
+		schedule_heal(c, io->region, io->leg);
+	}
+	for (i = 0; i < io->nr_blocks; i++) {
+		u64 b = io->first_block + i;
+		struct crucible_rec rec;
+		int r = 0;
+
+		if (!io_error) {
+			r = crucible_md_get_record(c, io->leg, b, &rec);
+			if (!r && rec.hash == CRUCIBLE_HASH_UNWRITTEN) {
+				/* Never written: zeros, whatever the leg holds. */
+				bio_block_op(bio, i, BLOCK_ZERO, NULL);
+				continue;
+			}
+			if (!r && bio_block_op(bio, i, BLOCK_HASH, NULL) == rec.hash)
+				continue;
+		}
+		if (!page)
+			page = mempool_alloc(&c->page_pool, GFP_NOIO);
+		if (fix_read_block(c, io, bio, i, page_address(page),
+				   io_error || r == -EIO))
+			status = BLK_STS_IOERR;
+	}
+	if (page)
+		mempool_free(page, &c->page_pool);
+	atomic64_inc(&c->stats.reads);
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
+/*----------------------------------------------------------------
+ * Mapping
+ *--------------------------------------------------------------*/
+
+static void init_io(struct crucible *c, struct bio *bio)
+{
+	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+	io->c = c;
+	io->first_block = dm_target_offset(c->ti, bio->bi_iter.bi_sector) >>
+			  (CRUCIBLE_BLOCK_SHIFT - 9);
+	io->nr_blocks = bio_sectors(bio) >> (CRUCIBLE_BLOCK_SHIFT - 9);
+	io->region = crucible_block_to_region(c, io->first_block);
+	io->status = BLK_STS_OK;
+	io->bounce = NULL;
+}
+
+static enum map_result map_bio(struct crucible *c, struct bio *bio)
+{
+	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+	unsigned long flags;
+	u32 s;
+	u8 alive;
+	int leg;
+
+	spin_lock_irqsave(&c->lock, flags);
+	s = c->rstate[io->region];
+	alive = crucible_alive_mask(c);
+	if (c->mode != CRUCIBLE_MODE_RW || !alive) {
+		spin_unlock_irqrestore(&c->lock, flags);
+		return MAP_ERROR;
+	}
+	if (s & RS_REHASH) {
+		spin_unlock_irqrestore(&c->lock, flags);
+		return MAP_DEFER_REPAIR;
+	}
+	if (bio_data_dir(bio) == READ) {
+		leg = choose_read_leg(c, read_candidates(c, io->region));
+		spin_unlock_irqrestore(&c->lock, flags);
+		if (leg < 0)
+			return MAP_ERROR;
+		issue_read(c, bio, leg);
+		return MAP_SUBMITTED;
+	}
+	if (s & RS_LOCKED) {
+		spin_unlock_irqrestore(&c->lock, flags);
+		return MAP_DEFER_REPAIR;
+	}
+	if (!(s & RS_DIRTY)) {
+		spin_unlock_irqrestore(&c->lock, flags);
+		return MAP_DEFER_DIRTY;
+	}
+	c->rstate[io->region] += RS_INFLIGHT_ONE;
+	/* Legs out of service miss this write: they are stale here now. */
+	if (alive != (1U << CRUCIBLE_NR_LEGS) - 1)
+		__crucible_set_stale(c, io->region,
+				     ~alive & ((1U << CRUCIBLE_NR_LEGS) - 1));
+	spin_unlock_irqrestore(&c->lock, flags);
+	issue_write(c, bio, alive);
+	return MAP_SUBMITTED;
+}
+
+static void defer_bio(struct crucible *c, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	bio_list_add(&c->deferred, bio);
+	spin_unlock_irqrestore(&c->lock, flags);
+	crucible_wake_worker(c);
+}
+
+static int crucible_map(struct dm_target *ti, struct bio *bio)
+{
+	struct crucible *c = ti->private;
+
+	init_io(c, bio);
+	if (bio->bi_opf & REQ_PREFLUSH) {
+		defer_bio(c, bio);
+		return DM_MAPIO_SUBMITTED;
+	}
+	if (bio_op(bio) != REQ_OP_READ && bio_op(bio) != REQ_OP_WRITE)
+		return DM_MAPIO_KILL;
+
+	switch (map_bio(c, bio)) {
+	case MAP_SUBMITTED:
+		break;
+	case MAP_ERROR:
+		return DM_MAPIO_KILL;
+	default:
+		defer_bio(c, bio);
+		break;
+	}
+	return DM_MAPIO_SUBMITTED;
+}
+
+/*----------------------------------------------------------------
+ * The worker: dirty marking, commits, deferred bios, fault records
+ *--------------------------------------------------------------*/
+
+static void record_faults(struct crucible *c)
+{
+	struct bio_list waiters;
+	struct bio *bio;
+	u8 failed = 0;
+	int i;
+
+	spin_lock_irq(&c->lock);
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (c->legs[i].state != CRUCIBLE_LEG_ALIVE)
+			failed |= 1U << i;
+	failed &= ~c->fault_persisted;
+	spin_unlock_irq(&c->lock);
+
+	if (failed) {
+		spin_lock_irq(&c->lock);
+		c->fault_persisted |= failed;
+		spin_unlock_irq(&c->lock);
+		crucible_md_write_sbs(c);
+	}
+
+	spin_lock_irq(&c->lock);
+	waiters = c->fault_waiters;
+	bio_list_init(&c->fault_waiters);
+	spin_unlock_irq(&c->lock);
+	while ((bio = bio_list_pop(&waiters)))
+		complete_write(c, bio);
+}
+
+static void complete_flushes(struct bio_list *flushes, int err,
+			     struct bio_list *writes)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(flushes))) {
+		if (err) {
+			bio->bi_status = BLK_STS_IOERR;
+			bio_endio(bio);
+		} else if (bio_sectors(bio)) {
+			/* The data of a PREFLUSH write goes after the flush. */
+			bio->bi_opf &= ~REQ_PREFLUSH;
+			bio_list_add(writes, bio);
+		} else {
+			bio_endio(bio);
+		}
+	}
+}
+
+static bool commit_due(struct crucible *c)
+{
+	return time_after_eq(jiffies, c->last_commit +
+			     msecs_to_jiffies(c->commit_period_ms));
+}
+
+static void process_bios(struct crucible *c, struct bio_list *bios)
+{
+	u64 regions[CRUCIBLE_DIRTY_BATCH];
+	struct bio_list again;
+	struct bio *bio;
+	unsigned int nr, i;
+
+	while (!bio_list_empty(bios)) {
+		bio_list_init(&again);
+		nr = 0;
+		while ((bio = bio_list_pop(bios))) {
+			struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+			switch (map_bio(c, bio)) {
+			case MAP_SUBMITTED:
+				break;
+			case MAP_ERROR:
+				bio_io_error(bio);
+				break;
+			case MAP_DEFER_REPAIR:
+				if (crucible_repair_region(c, io->region) == -ENODEV) {
+					bio_io_error(bio);
+					break;
+				}
+				bio_list_add(&again, bio);
+				break;
+			case MAP_DEFER_DIRTY:
+				for (i = 0; i < nr; i++)
+					if (regions[i] == io->region)
+						break;
+				if (i == nr && nr == CRUCIBLE_DIRTY_BATCH) {
+					bio_list_add(&again, bio);
+					break;
+				}
+				if (i == nr)
+					regions[nr++] = io->region;
+				bio_list_add(&again, bio);
+				break;
+			}
+		}
+		if (nr) {
+			if (crucible_md_mark_dirty(c, regions, nr)) {
+				while ((bio = bio_list_pop(&again)))
+					bio_io_error(bio);
+				return;
+			}
+			spin_lock_irq(&c->lock);
+			for (i = 0; i < nr; i++)
+				c->rstate[regions[i]] |= RS_DIRTY;
+			spin_unlock_irq(&c->lock);
+		}
+		bio_list_merge(bios, &again);
+		cond_resched();
+	}
+}
+
+static void do_worker(struct work_struct *ws)
+{
+	struct crucible *c = container_of(ws, struct crucible, worker);
+	struct bio_list bios, flushes, writes;
+	struct bio *bio;
+	bool want_commit;
+	int err;
+
+	record_faults(c);
+
+	bio_list_init(&flushes);
+	bio_list_init(&writes);
+	spin_lock_irq(&c->lock);
+	bios = c->deferred;
+	bio_list_init(&c->deferred);
+	want_commit = c->flush_requests;
+	c->flush_requests = 0;
+	spin_unlock_irq(&c->lock);
+
+	while ((bio = bio_list_pop(&bios))) {
+		if (bio->bi_opf & REQ_PREFLUSH)
+			bio_list_add(&flushes, bio);
+		else
+			bio_list_add(&writes, bio);
+	}
+
+	if (!bio_list_empty(&flushes) || want_commit ||
+	    (c->need_commit && commit_due(c))) {
+		c->need_commit = false;
+		err = crucible_md_commit(c);
+		atomic64_add(bio_list_size(&flushes), &c->stats.flushes);
+		complete_flushes(&flushes, err, &writes);
+		record_faults(c);
+	}
+	process_bios(c, &writes);
+}
+
+static void do_waker(struct work_struct *ws)
+{
+	struct crucible *c = container_of(to_delayed_work(ws), struct crucible,
+					  waker);
+
+	if (c->need_commit)
+		crucible_wake_worker(c);
+	queue_delayed_work(c->wq, &c->waker,
+			   msecs_to_jiffies(c->commit_period_ms));
+}
+
+/*----------------------------------------------------------------
+ * Constructor
+ *--------------------------------------------------------------*/
+
+static int parse_u64(const char *s, u64 *v)
+{
+	return kstrtoull(s, 10, v);
+}
+
+static int parse_opt_args(struct crucible *c, struct dm_arg_set *as,
+			  char **error)
+{
+	static const struct dm_arg _args[] = {
+		{0, 16, "Invalid number of optional arguments"},
+	};
+	unsigned int argc;
+	const char *key, *val;
+	u64 v;
+	int r;
+
+	if (!as->argc)
+		return 0;
+	r = dm_read_arg_group(_args, as, &argc, error);
+	if (r)
+		return r;
+	if (argc % 2) {
+		*error = "Optional arguments come in '<name> <value>' pairs";
+		return -EINVAL;
+	}
+	while (argc) {
+		key = dm_shift_arg(as);
+		val = dm_shift_arg(as);
+		argc -= 2;
+
+		if (!strcasecmp(key, "generation")) {
+			if (parse_u64(val, &v) || !v) {
+				*error = "generation: expected an integer >= 1";
+				return -EINVAL;
+			}
+			c->generation = v;
+			c->generation_given = true;
+		} else if (!strcasecmp(key, "region_size")) {
+			if (parse_u64(val, &v) || v % CRUCIBLE_SECTORS_PER_BLOCK ||
+			    v / CRUCIBLE_SECTORS_PER_BLOCK > CRUCIBLE_MAX_REGION_BLOCKS ||
+			    !crucible_region_blocks_valid(v / CRUCIBLE_SECTORS_PER_BLOCK)) {
+				*error = "region_size: expected a power of two from 128 to 2097152 sectors";
+				return -EINVAL;
+			}
+			c->geo.region_blocks = v / CRUCIBLE_SECTORS_PER_BLOCK;
+		} else if (!strcasecmp(key, "owner")) {
+			if (!*val || strlen(val) >= CRUCIBLE_OWNER_LEN) {
+				*error = "owner: expected 1 to 63 characters";
+				return -EINVAL;
+			}
+			strscpy(c->owner, val, sizeof(c->owner));
+		} else if (!strcasecmp(key, "replace_leg")) {
+			if (parse_u64(val, &v) || v >= CRUCIBLE_NR_LEGS) {
+				*error = "replace_leg: expected 0, 1 or 2";
+				return -EINVAL;
+			}
+			c->replace_leg = v;
+		} else if (!strcasecmp(key, "repair")) {
+			if (!strcasecmp(val, "auto")) {
+				c->repair_auto = true;
+			} else if (!strcasecmp(val, "manual")) {
+				c->repair_auto = false;
+			} else {
+				*error = "repair: expected 'auto' or 'manual'";
+				return -EINVAL;
+			}
+		} else if (!strcasecmp(key, "repair_throttle")) {
+			if (parse_u64(val, &v) || v > 1000000) {
+				*error = "repair_throttle: expected MiB/s from 0 (unlimited) to 1000000";
+				return -EINVAL;
+			}
+			c->repair_throttle = v;
+		} else if (!strcasecmp(key, "read_policy")) {
+			if (!strcasecmp(val, "round_robin")) {
+				c->read_policy = CRUCIBLE_READ_ROUND_ROBIN;
+			} else if (!strcasecmp(val, "least_pending")) {
+				c->read_policy = CRUCIBLE_READ_LEAST_PENDING;
+			} else {
+				*error = "read_policy: expected 'round_robin' or 'least_pending'";
+				return -EINVAL;
+			}
+		} else if (!strcasecmp(key, "commit_period")) {
+			if (parse_u64(val, &v) || v < 10 || v > 60000) {
+				*error = "commit_period: expected milliseconds from 10 to 60000";
+				return -EINVAL;
+			}
+			c->commit_period_ms = v;
+		} else {
+			*error = "Unknown optional argument (expected generation, region_size, owner, replace_leg, repair, repair_throttle, read_policy or commit_period)";
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int get_legs(struct crucible *c, struct dm_arg_set *as, char **error)
+{
+	struct dm_target *ti = c->ti;
+	int i, j, r;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		const char *path = dm_shift_arg(as);
+
+		c->legs[i].idx = i;
+		r = dm_get_device(ti, path, dm_table_get_mode(ti->table),
+				  &c->legs[i].dev);
+		if (r) {
+			*error = crucible_errorf("leg %d: cannot open device '%s'",
+					   i, path);
+			return r;
+		}
+		for (j = 0; j < i; j++) {
+			if (c->legs[j].dev->bdev->bd_dev == c->legs[i].dev->bdev->bd_dev) {
+				*error = crucible_errorf(
+						   "leg %d is the same device as leg %d",
+						   i, j);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static int get_parent(struct crucible *c, const char *path, char **error)
+{
+	struct dm_target *ti = c->ti;
+	sector_t size;
+	int i, r;
+
+	if (!strcmp(path, "-"))
+		return 0;
+	r = dm_get_device(ti, path, FMODE_READ, &c->parent);
+	if (r) {
+		*error = crucible_errorf("parent: cannot open device '%s'", path);
+		return r;
+	}
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		if (c->legs[i].dev->bdev->bd_dev == c->parent->bdev->bd_dev) {
+			*error = crucible_errorf(
+					   "parent is the same device as leg %d", i);
+			return -EINVAL;
+		}
+	}
+	size = bdev_nr_sectors(c->parent->bdev);
+	if (size > ti->len) {
+		*error = crucible_errorf(
+				   "parent is larger than the volume (%llu > %llu sectors)",
+				   (unsigned long long)size,
+				   (unsigned long long)ti->len);
+		return -EINVAL;
+	}
+	/* Reading through to the parent lands with the parent issue. */
+	*error = "a parent device is not supported yet: use '-'";
+	return -EOPNOTSUPP;
+}
+
+static int check_leg_sizes(struct crucible *c, char **error)
+{
+	sector_t need = c->geo.leg_blocks << (CRUCIBLE_BLOCK_SHIFT - 9);
+	int i;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		sector_t have = bdev_nr_sectors(c->legs[i].dev->bdev);
+
+		if (have < need) {
+			*error = crucible_errorf(
+					   "leg %d is too small: %llu sectors, the volume needs %llu",
+					   i, (unsigned long long)have,
+					   (unsigned long long)need);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int alloc_runtime(struct crucible *c, char **error)
+{
+	int r;
+
+	c->rstate = kvcalloc(c->geo.nr_regions, sizeof(*c->rstate), GFP_KERNEL);
+	c->repair_src = vmalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS * CRUCIBLE_BLOCK_SIZE);
+	c->repair_dst = vmalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS * CRUCIBLE_BLOCK_SIZE);
+	c->repair_hash = kcalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS, sizeof(u64), GFP_KERNEL);
+	c->repair_flush = kcalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS, sizeof(u32), GFP_KERNEL);
+	if (!c->rstate || !c->repair_src || !c->repair_dst || !c->repair_hash ||
+	    !c->repair_flush) {
+		*error = "cannot allocate region state";
+		return -ENOMEM;
+	}
+	c->io_client = dm_io_client_create();
+	if (IS_ERR(c->io_client)) {
+		r = PTR_ERR(c->io_client);
+		c->io_client = NULL;
+		*error = "cannot create dm-io client";
+		return r;
+	}
+	r = bioset_init(&c->bs, CRUCIBLE_MIN_IOS,
+			offsetof(struct crucible_clone, bio), BIOSET_NEED_BVECS);
+	if (r) {
+		*error = "cannot create bio set";
+		return r;
+	}
+	r = mempool_init_page_pool(&c->page_pool,
+				   CRUCIBLE_MAX_IO_BLOCKS * 4, 0);
+	if (r) {
+		*error = "cannot create page pool";
+		return r;
+	}
+	c->wq = alloc_ordered_workqueue("dm-crucible", WQ_MEM_RECLAIM);
+	c->io_wq = alloc_workqueue("dm-crucible-io", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
+	if (!c->wq || !c->io_wq) {
+		*error = "cannot create workqueues";
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void crucible_dtr(struct dm_target *ti);
+
+static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct dm_arg_set as = { .argc = argc, .argv = argv };
+	struct crucible *c;
+	char *error = NULL;
+	u64 blocks;
+	int r;
+
+	if (argc < CRUCIBLE_NR_LEGS + 1) {
+		ti->error = "Expected <leg0> <leg1> <leg2> <parent|-> [<#opt_args> <opt_arg>...]";
+		return -EINVAL;
+	}
+	if (ti->len % CRUCIBLE_SECTORS_PER_BLOCK || ti->begin % CRUCIBLE_SECTORS_PER_BLOCK) {
+		ti->error = "Target start and length must be multiples of 8 sectors (4 KiB blocks)";
+		return -EINVAL;
+	}
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c) {
+		ti->error = "Cannot allocate crucible context";
+		return -ENOMEM;
+	}
+	ti->private = c;
+	c->ti = ti;
+	c->replace_leg = -1;
+	c->repair_auto = true;
+	c->commit_period_ms = 1000;
+	c->geo.region_blocks = CRUCIBLE_DEFAULT_REGION_BLOCKS;
+	crucible_md_default_owner(c->owner, sizeof(c->owner));
+	spin_lock_init(&c->lock);
+	bio_list_init(&c->deferred);
+	bio_list_init(&c->flush_waiters);
+	bio_list_init(&c->held);
+	bio_list_init(&c->fault_waiters);
+	init_waitqueue_head(&c->inflight_wait);
+	INIT_WORK(&c->worker, do_worker);
+	INIT_WORK(&c->event_work, do_event);
+	INIT_DELAYED_WORK(&c->waker, do_waker);
+	INIT_DELAYED_WORK(&c->repair_work, crucible_repair_work);
+	c->suspended = true;
+
+	r = get_legs(c, &as, &error);
+	if (r)
+		goto bad;
+	/* The parent is opened after the options: its checks need them. */
+	as.argc--;
+	as.argv++;
+	r = parse_opt_args(c, &as, &error);
+	if (r)
+		goto bad;
+	r = get_parent(c, argv[CRUCIBLE_NR_LEGS], &error);
+	if (r)
+		goto bad;
+
+	blocks = ti->len / CRUCIBLE_SECTORS_PER_BLOCK;
+	r = crucible_geometry_init(&c->geo, blocks, c->geo.region_blocks);
+	if (r) {
+		error = "volume size or region size out of range";
+		goto bad;
+	}
+	r = alloc_runtime(c, &error);
+	if (r)
+		goto bad;
+	r = crucible_md_open_bufio(c, &error);
+	if (r)
+		goto bad;
+	r = crucible_md_open(c, &error);
+	if (r)
+		goto bad;
+	r = check_leg_sizes(c, &error);
+	if (r)
+		goto bad;
+	/* region size may have come from the superblock: size again */
+	kvfree(c->rstate);
+	c->rstate = kvcalloc(c->geo.nr_regions, sizeof(*c->rstate), GFP_KERNEL);
+	if (!c->rstate) {
+		error = "cannot allocate region state";
+		r = -ENOMEM;
+		goto bad;
+	}
+
+	r = dm_set_target_max_io_len(ti, min_t(u32, c->geo.region_blocks,
+						CRUCIBLE_MAX_IO_BLOCKS) *
+				     CRUCIBLE_SECTORS_PER_BLOCK);
+	if (r) {
+		error = "cannot set max I/O length";
+		goto bad;
+	}
+	ti->num_flush_bios = 1;
+	ti->flush_supported = true;
+	ti->num_discard_bios = 0;
+	ti->per_io_data_size = sizeof(struct crucible_io);
+	c->assembled = false;
+	return 0;
+
+bad:
+	ti->error = error ? error : "Cannot construct crucible target";
+	crucible_dtr(ti);
+	ti->private = NULL;
+	return r;
+}
+
+static void crucible_dtr(struct dm_target *ti)
+{
+	struct crucible *c = ti->private;
+	int i;
+
+	if (!c)
+		return;
+	if (c->wq) {
+		cancel_delayed_work_sync(&c->waker);
+		cancel_delayed_work_sync(&c->repair_work);
+		flush_workqueue(c->wq);
+		destroy_workqueue(c->wq);
+	}
+	if (c->io_wq)
+		destroy_workqueue(c->io_wq);
+	flush_work(&c->event_work);
+	crucible_md_close(c);
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (c->legs[i].dev)
+			dm_put_device(ti, c->legs[i].dev);
+	if (c->parent)
+		dm_put_device(ti, c->parent);
+	mempool_exit(&c->page_pool);
+	bioset_exit(&c->bs);
+	if (c->io_client)
+		dm_io_client_destroy(c->io_client);
+	vfree(c->repair_src);
+	vfree(c->repair_dst);
+	kfree(c->repair_hash);
+	kfree(c->repair_flush);
+	kvfree(c->rstate);
+	kfree(c);
+}
+
+/*----------------------------------------------------------------
+ * Suspend and resume
+ *--------------------------------------------------------------*/
+
+static void crucible_presuspend(struct dm_target *ti)
+{
+	struct crucible *c = ti->private;
+
+	spin_lock_irq(&c->lock);
+	c->suspended = true;
+	spin_unlock_irq(&c->lock);
+	cancel_delayed_work_sync(&c->repair_work);
+}
+
+static void crucible_postsuspend(struct dm_target *ti)
+{
+	struct crucible *c = ti->private;
+
+	cancel_delayed_work_sync(&c->waker);
+	flush_workqueue(c->wq);
+	flush_workqueue(c->io_wq);
+	/* Leave the legs with everything committed. */
+	if (c->assembled && c->mode == CRUCIBLE_MODE_RW)
+		crucible_md_commit(c);
+}
+
+static int crucible_preresume(struct dm_target *ti)
+{
+	struct crucible *c = ti->private;
+	char *error = NULL;
+	int r;
+
+	if (c->assembled)
+		return 0;
+	/*
+	 * Assemble here, not in the constructor: a table being replaced
+	 * is suspended by now, so the legs' metadata is at rest.
+	 */
+	r = crucible_md_open(c, &error);
+	if (!r)
+		r = crucible_md_assemble(c, &error);
+	if (!r)
+		r = crucible_md_activate(c);
+	if (r) {
+		DMERR("%s: cannot assemble: %s",
+		      dm_table_device_name(ti->table), error ? error : "I/O error");
+		return r;
+	}
+	c->assembled = true;
+	c->last_commit = jiffies;
+	c->repair_running = c->repair_auto;
+	return 0;
+}
+
+static void crucible_resume(struct dm_target *ti)
+{
+	struct crucible *c = ti->private;
+
+	spin_lock_irq(&c->lock);
+	c->suspended = false;
+	spin_unlock_irq(&c->lock);
+	queue_delayed_work(c->wq, &c->waker,
+			   msecs_to_jiffies(c->commit_period_ms));
+	crucible_kick_repair(c);
+}
+
+/*----------------------------------------------------------------
+ * Status and messages
+ *--------------------------------------------------------------*/
+
+static char leg_state_char(struct crucible *c, unsigned int leg)
+{
+	switch (c->legs[leg].state) {
+	case CRUCIBLE_LEG_FAILED:
+		return 'F';
+	case CRUCIBLE_LEG_DISABLED:
+		return 'D';
+	default:
+		return c->legs[leg].stale ? 'S' : 'A';
+	}
+}
+
+static const char *repair_state(struct crucible *c)
+{
+	if (!c->unsynced)
+		return "idle";
+	if (!c->repair_running)
+		return "paused";
+	if (c->mode != CRUCIBLE_MODE_RW || c->suspended)
+		return "waiting";
+	return "running";
+}
+
+static const char *mode_str(struct crucible *c)
+{
+	switch (c->mode) {
+	case CRUCIBLE_MODE_FENCED:
+		return "fenced";
+	case CRUCIBLE_MODE_FAILED:
+		return "failed";
+	default:
+		return "rw";
+	}
+}
+
+/* Count, per leg, whether any region is stale for it. */
+static void refresh_leg_stale(struct crucible *c)
+{
+	u32 any = 0;
+	u64 r;
+	int i;
+
+	if (c->unsynced)
+		for (r = 0; r < c->geo.nr_regions; r++)
+			any |= c->rstate[r] & RS_STALE_MASK;
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		c->legs[i].stale = !!(any & (1U << i));
+}
+
+static void crucible_status(struct dm_target *ti, status_type_t type,
+			    unsigned int status_flags, char *result,
+			    unsigned int maxlen)
+{
+	struct crucible *c = ti->private;
+	unsigned int sz = 0;
+	int i;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		spin_lock_irq(&c->lock);
+		refresh_leg_stale(c);
+		DMEMIT("1 %s %llu %llu %c%c%c %llu/%llu - %s",
+		       mode_str(c), (unsigned long long)c->generation,
+		       (unsigned long long)c->flush,
+		       leg_state_char(c, 0), leg_state_char(c, 1),
+		       leg_state_char(c, 2),
+		       (unsigned long long)(c->geo.nr_regions - c->unsynced),
+		       (unsigned long long)c->geo.nr_regions, repair_state(c));
+		spin_unlock_irq(&c->lock);
+		DMEMIT(" %llu %llu %llu %llu %llu",
+		       (unsigned long long)atomic64_read(&c->stats.reads),
+		       (unsigned long long)atomic64_read(&c->stats.writes),
+		       (unsigned long long)atomic64_read(&c->stats.flushes),
+		       (unsigned long long)atomic64_read(&c->stats.mismatches),
+		       (unsigned long long)atomic64_read(&c->stats.repaired));
+		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+			DMEMIT(" %llu", (unsigned long long)
+			       atomic64_read(&c->legs[i].errors));
+		break;
+	case STATUSTYPE_TABLE:
+		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+			DMEMIT("%s ", c->legs[i].dev->name);
+		DMEMIT("%s", c->parent ? c->parent->name : "-");
+		DMEMIT(" %u generation %llu region_size %u owner %s repair %s read_policy %s commit_period %u repair_throttle %u",
+		       (c->replace_leg >= 0 && c->legs[c->replace_leg].fresh) ? 16 : 14,
+		       (unsigned long long)c->generation,
+		       c->geo.region_blocks * CRUCIBLE_SECTORS_PER_BLOCK,
+		       c->owner, c->repair_auto ? "auto" : "manual",
+		       c->read_policy == CRUCIBLE_READ_LEAST_PENDING ?
+		       "least_pending" : "round_robin",
+		       c->commit_period_ms, c->repair_throttle);
+		if (c->replace_leg >= 0 && c->legs[c->replace_leg].fresh)
+			DMEMIT(" replace_leg %d", c->replace_leg);
+		break;
+	case STATUSTYPE_IMA:
+		*result = '\0';
+		break;
+	}
+}
+
+/* Would taking @leg out leave some region without an in-sync copy? */
+static bool leg_is_last_copy(struct crucible *c, unsigned int leg)
+{
+	u8 others = crucible_alive_mask(c) & ~(1U << leg);
+	u64 r;
+
+	if (!others)
+		return true;
+	if (!c->unsynced)
+		return false;
+	for (r = 0; r < c->geo.nr_regions; r++)
+		if (!(others & ~(c->rstate[r] & RS_STALE_MASK)))
+			return true;
+	return false;
+}
+
+static int msg_leg(struct crucible *c, const char *arg, bool fail,
+		   char *result, unsigned int maxlen)
+{
+	unsigned int sz = 0;
+	unsigned int leg;
+	int r = 0;
+
+	if (kstrtouint(arg, 10, &leg) || leg >= CRUCIBLE_NR_LEGS) {
+		DMEMIT("leg must be 0, 1 or 2, not '%s'", arg);
+		return -EINVAL;
+	}
+	spin_lock_irq(&c->lock);
+	if (fail) {
+		if (c->legs[leg].state != CRUCIBLE_LEG_ALIVE) {
+			DMEMIT("leg %u is not in service", leg);
+			r = -EINVAL;
+		} else if (leg_is_last_copy(c, leg)) {
+			DMEMIT("leg %u holds the only in-sync copy of some region", leg);
+			r = -EBUSY;
+		} else {
+			c->legs[leg].state = CRUCIBLE_LEG_DISABLED;
+		}
+	} else {
+		if (c->legs[leg].state == CRUCIBLE_LEG_ALIVE) {
+			DMEMIT("leg %u is already in service", leg);
+			r = -EINVAL;
+		} else {
+			c->legs[leg].state = CRUCIBLE_LEG_ALIVE;
+			if (c->mode == CRUCIBLE_MODE_FAILED)
+				c->mode = CRUCIBLE_MODE_RW;
+		}
+	}
+	spin_unlock_irq(&c->lock);
+	if (r)
+		return r;
+	if (!fail) {
+		/* Drop cached metadata of the leg: the device may have changed. */
+		dm_bufio_client_reset(c->legs[leg].bufio);
+		crucible_kick_repair(c);
+	}
+	crucible_raise_event(c);
+	crucible_wake_worker(c);
+	return 0;
+}
+
+static int crucible_message(struct dm_target *ti, unsigned int argc,
+			    char **argv, char *result, unsigned int maxlen)
+{
+	struct crucible *c = ti->private;
+	unsigned int sz = 0;
+	u64 v;
+
+	if (argc == 2 && !strcasecmp(argv[0], "reconcile")) {
+		if (!strcasecmp(argv[1], "start")) {
+			c->repair_running = true;
+			crucible_kick_repair(c);
+		} else if (!strcasecmp(argv[1], "stop")) {
+			c->repair_running = false;
+		} else {
+			DMEMIT("reconcile: expected 'start' or 'stop'");
+			return -EINVAL;
+		}
+		crucible_raise_event(c);
+		return 0;
+	}
+	if (argc == 2 && !strcasecmp(argv[0], "fail_leg"))
+		return msg_leg(c, argv[1], true, result, maxlen);
+	if (argc == 2 && !strcasecmp(argv[0], "restore_leg"))
+		return msg_leg(c, argv[1], false, result, maxlen);
+	if (argc == 1 && !strcasecmp(argv[0], "reset_counters")) {
+		int i;
+
+		atomic64_set(&c->stats.reads, 0);
+		atomic64_set(&c->stats.writes, 0);
+		atomic64_set(&c->stats.flushes, 0);
+		atomic64_set(&c->stats.mismatches, 0);
+		atomic64_set(&c->stats.repaired, 0);
+		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+			atomic64_set(&c->legs[i].errors, 0);
+		return 0;
+	}
+	if (argc == 2 && !strcasecmp(argv[0], "repair_throttle")) {
+		if (kstrtoull(argv[1], 10, &v) || v > 1000000) {
+			DMEMIT("repair_throttle: expected MiB/s from 0 (unlimited) to 1000000");
+			return -EINVAL;
+		}
+		c->repair_throttle = v;
+		return 0;
+	}
+	if (argc == 2 && !strcasecmp(argv[0], "read_policy")) {
+		if (!strcasecmp(argv[1], "round_robin")) {
+			c->read_policy = CRUCIBLE_READ_ROUND_ROBIN;
+		} else if (!strcasecmp(argv[1], "least_pending")) {
+			c->read_policy = CRUCIBLE_READ_LEAST_PENDING;
+		} else {
+			DMEMIT("read_policy: expected 'round_robin' or 'least_pending'");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	DMEMIT("unknown message: expected reconcile start|stop, fail_leg <n>, restore_leg <n>, reset_counters, repair_throttle <MiB/s> or read_policy <name>");
+	return -EINVAL;
+}
+
+static int crucible_iterate_devices(struct dm_target *ti,
+				    iterate_devices_callout_fn fn, void *data)
+{
+	struct crucible *c = ti->private;
+	int i, r = 0;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS && !r; i++)
+		r = fn(ti, c->legs[i].dev,
+		       c->geo.data_start << (CRUCIBLE_BLOCK_SHIFT - 9),
+		       ti->len, data);
+	return r;
+}
+
+static void crucible_io_hints(struct dm_target *ti, struct queue_limits *limits)
+{
+	limits->logical_block_size = CRUCIBLE_BLOCK_SIZE;
+	limits->physical_block_size = CRUCIBLE_BLOCK_SIZE;
+	limits->io_min = CRUCIBLE_BLOCK_SIZE;
+	limits->max_discard_sectors = 0;
+}
+
+static struct target_type crucible_target = {
+	.name = "crucible",
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = crucible_ctr,
+	.dtr = crucible_dtr,
+	.map = crucible_map,
+	.presuspend = crucible_presuspend,
+	.postsuspend = crucible_postsuspend,
+	.preresume = crucible_preresume,
+	.resume = crucible_resume,
+	.status = crucible_status,
+	.message = crucible_message,
+	.iterate_devices = crucible_iterate_devices,
+	.io_hints = crucible_io_hints,
+};
+
+static int __init dm_crucible_init(void)
+{
+	int r = dm_register_target(&crucible_target);
+
+	if (r < 0)
+		DMERR("register failed %d", r);
+	return r;
+}
+
+static void __exit dm_crucible_exit(void)
+{
+	dm_unregister_target(&crucible_target);
+}
+
+module_init(dm_crucible_init);
+module_exit(dm_crucible_exit);
+
+MODULE_DESCRIPTION(DM_NAME " three-leg mirror with per-block hashes");
+MODULE_AUTHOR("dm-crucible developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-crucible: a three-leg mirror with per-block xxh64 records.
+ *
+ * Internal interfaces between the target (I/O path, ctr/status/message),
+ * the metadata (superblocks, region table, records, commit) and repair.
+ */
+#ifndef DM_CRUCIBLE_H
+#define DM_CRUCIBLE_H
+
+#include <linux/device-mapper.h>
+#include <linux/dm-bufio.h>
+#include <linux/dm-io.h>
+#include <linux/bio.h>
+#include <linux/workqueue.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/atomic.h>
+
+#include "../include/crucible/format.h"
+#include "../include/crucible/reconcile.h"
+
+#define DM_MSG_PREFIX "crucible"
+
+/* The largest bio the target accepts in one piece: 128 KiB. */
+#define CRUCIBLE_MAX_IO_BLOCKS		32
+
+/* Blocks the repair engine moves per I/O. */
+#define CRUCIBLE_REPAIR_CHUNK_BLOCKS	256
+
+enum crucible_leg_state {
+	CRUCIBLE_LEG_ALIVE = 0,	/* takes I/O (may still be stale in regions) */
+	CRUCIBLE_LEG_FAILED,	/* an I/O error took it out */
+	CRUCIBLE_LEG_DISABLED,	/* the operator took it out */
+};
+
+enum crucible_read_policy {
+	CRUCIBLE_READ_ROUND_ROBIN = 0,
+	CRUCIBLE_READ_LEAST_PENDING,
+};
+
+enum crucible_mode {
+	CRUCIBLE_MODE_RW = 0,
+	CRUCIBLE_MODE_FENCED,	/* a newer owner took the legs over */
+	CRUCIBLE_MODE_FAILED,	/* no leg left */
+};
+
+/*
+ * Per-region in-memory state, one u32 each, under crucible->lock.
+ * bits 0-2	leg i is stale: its copy of the region may differ from the
+ *		source; reads avoid it, commits do not stamp it
+ * DIRTY	the region is marked dirty on disk (on every alive leg); writes
+ *		may go straight to the legs
+ * WRITTEN	written since the last commit: stamp it at the next one
+ * REHASH	records may lag the data (found dirty at assembly): no I/O is
+ *		served until repair has rehashed it from the source
+ * VERIFY	stale legs' records cannot be trusted: repair hashes their data
+ * LOCKED	repair owns the region: new writes wait
+ * bits 16-31	writes in flight
+ */
+#define RS_STALE_MASK		0x7U
+#define RS_DIRTY		(1U << 3)
+#define RS_WRITTEN		(1U << 4)
+#define RS_REHASH		(1U << 5)
+#define RS_VERIFY		(1U << 6)
+#define RS_LOCKED		(1U << 7)
+#define RS_INFLIGHT_SHIFT	16
+#define RS_INFLIGHT_ONE		(1U << RS_INFLIGHT_SHIFT)
+#define RS_INFLIGHT(s)		((s) >> RS_INFLIGHT_SHIFT)
+
+struct crucible_leg {
+	struct dm_dev *dev;
+	struct dm_bufio_client *bufio;	/* region table and records */
+	struct crucible_sb *sb;		/* in-core superblock, written alternately */
+	unsigned int idx;
+	enum crucible_leg_state state;	/* under crucible->lock */
+	bool fresh;			/* blank or replaced: everything stale */
+	bool stale;			/* some region is stale here (status) */
+	atomic_t pending;		/* reads in flight, for least_pending */
+	atomic64_t errors;
+};
+
+struct crucible_stats {
+	atomic64_t reads;
+	atomic64_t writes;
+	atomic64_t flushes;
+	atomic64_t mismatches;
+	atomic64_t repaired;
+};
+
+struct crucible {
+	struct dm_target *ti;
+	struct crucible_leg legs[CRUCIBLE_NR_LEGS];
+	struct dm_dev *parent;
+	struct crucible_geometry geo;
+	u64 seed;
+	u8 uuid[16];
+
+	/* Table arguments. */
+	u64 generation;
+	bool generation_given;
+	char owner[CRUCIBLE_OWNER_LEN];
+	int replace_leg;		/* -1: none */
+	bool repair_auto;
+	unsigned int repair_throttle;	/* MiB/s, 0 = unlimited */
+	enum crucible_read_policy read_policy;
+	unsigned int commit_period_ms;
+
+	spinlock_t lock;		/* region states, leg states, lists */
+	u32 *rstate;			/* per region, see RS_* */
+	u64 unsynced;			/* regions with a stale leg or REHASH */
+	u8 fault_persisted;		/* legs whose failure is on disk */
+	u8 faulted_on_disk;		/* legs other legs' superblocks call failed */
+	enum crucible_mode mode;
+	bool repair_running;		/* reconcile started */
+	bool suspended;
+	bool assembled;			/* preresume compared the legs */
+	bool need_commit;		/* writes since the last commit */
+	unsigned int rr_next;		/* round robin cursor */
+
+	struct bio_list deferred;	/* bios for the worker */
+	struct bio_list flush_waiters;	/* PREFLUSH bios waiting for a commit */
+	struct bio_list held;		/* bios waiting for a region repair */
+	struct bio_list fault_waiters;	/* writes acked only once a fault is on disk */
+
+	u64 flush;			/* last committed flush number */
+	u64 flush_requests;		/* commits asked for since last commit */
+	unsigned long last_commit;	/* jiffies */
+	u64 repair_cursor;		/* next region background repair looks at */
+	u64 repair_bytes;		/* copied by the last region repair */
+
+	struct workqueue_struct *wq;	/* ordered: worker and repair */
+	struct workqueue_struct *io_wq;	/* completions, read verification */
+	struct work_struct worker;
+	struct delayed_work repair_work;
+	struct delayed_work waker;	/* periodic commit */
+	struct work_struct event_work;	/* dm_table_event */
+	wait_queue_head_t inflight_wait;
+
+	struct dm_io_client *io_client;
+	struct bio_set bs;
+	mempool_t page_pool;
+
+	void *repair_src;		/* CRUCIBLE_REPAIR_CHUNK_BLOCKS blocks */
+	void *repair_dst;
+	u64 *repair_hash;		/* source hashes of the chunk */
+	u32 *repair_flush;		/* source flush numbers of the chunk */
+
+	struct crucible_stats stats;
+};
+
+/* Per-bio data of the original bio. */
+struct crucible_io {
+	struct crucible *c;
+	struct work_struct work;
+	u64 region;
+	u64 first_block;		/* volume block of the bio's start */
+	unsigned int nr_blocks;
+	int leg;			/* read: the leg read from */
+	atomic_t pending;		/* write: leg clones in flight */
+	unsigned long failed;		/* write: legs that failed (bit mask) */
+	u8 legs_written;		/* write: legs the data went to */
+	blk_status_t status;
+	struct bio *bounce;		/* write: the stable copy */
+	u64 hash[CRUCIBLE_MAX_IO_BLOCKS];
+};
+
+static inline u64 crucible_block_to_region(struct crucible *c, u64 block)
+{
+	return block >> c->geo.region_shift;
+}
+
+static inline sector_t crucible_leg_data_sector(struct crucible *c, u64 block)
+{
+	return (c->geo.data_start + block) << (CRUCIBLE_BLOCK_SHIFT - 9);
+}
+
+static inline u8 crucible_alive_mask(struct crucible *c)
+{
+	u8 mask = 0;
+	int i;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (c->legs[i].state == CRUCIBLE_LEG_ALIVE)
+			mask |= 1U << i;
+	return mask;
+}
+
+/* Region state updates that keep crucible->unsynced right; lock held. */
+void __crucible_set_stale(struct crucible *c, u64 region, u32 bits);
+void __crucible_clear_stale(struct crucible *c, u64 region, u32 bits);
+
+/* dm-crucible-metadata.c */
+int crucible_md_open_bufio(struct crucible *c, char **error);
+void crucible_md_default_owner(char *owner, size_t len);
+int crucible_md_open(struct crucible *c, char **error);
+void crucible_md_close(struct crucible *c);
+int crucible_md_assemble(struct crucible *c, char **error);
+int crucible_md_activate(struct crucible *c);
+int crucible_md_write_sb(struct crucible *c, unsigned int leg);
+int crucible_md_write_sbs(struct crucible *c);
+int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
+			   unsigned int nr);
+int crucible_md_commit(struct crucible *c);
+int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
+			   struct crucible_rec *rec);
+int crucible_md_set_records(struct crucible *c, unsigned int leg, u64 block,
+			    unsigned int nr, const u64 *hashes, u32 flush);
+void crucible_md_get_region(struct crucible *c, unsigned int leg, u64 region,
+			    struct crucible_region_meta *m);
+int crucible_md_set_region(struct crucible *c, unsigned int leg, u64 region,
+			   const struct crucible_region_meta *m);
+void crucible_leg_failed(struct crucible *c, unsigned int leg, int err);
+
+/* dm-crucible-repair.c */
+int crucible_repair_region(struct crucible *c, u64 region);
+void crucible_repair_work(struct work_struct *ws);
+void crucible_kick_repair(struct crucible *c);
+
+/* dm-crucible-target.c */
+void crucible_wake_worker(struct crucible *c);
+void crucible_raise_event(struct crucible *c);
+char *crucible_errorf(const char *fmt, ...) __printf(1, 2);
+int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
+		     blk_opf_t flags, u64 block, unsigned int nr, void *buf);
+
+#endif /* DM_CRUCIBLE_H */
