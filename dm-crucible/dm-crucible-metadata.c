@@ -20,8 +20,8 @@
 #include "dm-crucible.h"
 
 /* Scratch bits in rstate used only inside a commit (worker context). */
-#define RS_STAMP	(1U << 8)
-#define RS_CLEAN	(1U << 9)
+#define RS_STAMP	BIT(8)
+#define RS_CLEAN	BIT(9)
 
 static sector_t sb_sector(unsigned int copy)
 {
@@ -114,9 +114,8 @@ int crucible_md_open(struct crucible *c, char **error)
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		v[i] = read_leg_sb(c, i, c->legs[i].sb, &err);
 		if (err) {
-			*error = crucible_errorf(
-					   "leg %d: cannot read superblock (error %d)",
-					   i, err);
+			crucible_err(error, "leg %d: cannot read superblock (error %d)",
+				     i, err);
 			return err;
 		}
 		if (i == c->replace_leg) {
@@ -134,24 +133,21 @@ int crucible_md_open(struct crucible *c, char **error)
 			c->legs[i].fresh = true;
 			break;
 		case CRUCIBLE_SB_BAD_VERSION:
-			*error = crucible_errorf(
-					   "leg %d: format version %u is not supported (this module reads version %u)",
-					   i, le32_to_cpu(c->legs[i].sb->version),
-					   CRUCIBLE_FORMAT_VERSION);
+			crucible_err(error, "leg %d: format version %u is not supported (this module reads version %u)",
+				     i, le32_to_cpu(c->legs[i].sb->version),
+				     CRUCIBLE_FORMAT_VERSION);
 			return -EINVAL;
 		default:
-			*error = crucible_errorf(
-					   "leg %d: %s in both copies; replace it with 'replace_leg %d'",
-					   i, crucible_sb_verdict_str(v[i]), i);
+			crucible_err(error, "leg %d: %s in both copies; replace it with 'replace_leg %d'",
+				     i, crucible_sb_verdict_str(v[i]), i);
 			return -EINVAL;
 		}
 	}
 
 	if (!nr_valid) {
 		if (c->replace_leg >= 0) {
-			*error = crucible_errorf(
-					   "replace_leg %d given but no other leg is formatted",
-					   c->replace_leg);
+			crucible_err(error, "replace_leg %d given but no other leg is formatted",
+				     c->replace_leg);
 			return -EINVAL;
 		}
 		/* Three blank legs: a new volume. */
@@ -172,31 +168,27 @@ int crucible_md_open(struct crucible *c, char **error)
 
 		if (c->legs[i].fresh) {
 			if (i != c->replace_leg) {
-				*error = crucible_errorf(
-						   "leg %d is blank beside formatted legs; pass 'replace_leg %d' to accept it as a replacement",
-						   i, i);
+				crucible_err(error, "leg %d is blank beside formatted legs; pass 'replace_leg %d' to accept it as a replacement",
+					     i, i);
 				return -EINVAL;
 			}
 			continue;
 		}
 		if (memcmp(sb->uuid, ref->uuid, sizeof(sb->uuid))) {
-			*error = crucible_errorf(
-					   "leg %d belongs to another volume (uuid %pUb, expected %pUb)",
-					   i, sb->uuid, ref->uuid);
+			crucible_err(error, "leg %d belongs to another volume (uuid %pUb, expected %pUb)",
+				     i, sb->uuid, ref->uuid);
 			return -EINVAL;
 		}
 		if (le32_to_cpu(sb->leg_index) != i) {
-			*error = crucible_errorf(
-					   "leg %d holds leg %u of its volume: legs are given in the wrong order",
-					   i, le32_to_cpu(sb->leg_index));
+			crucible_err(error, "leg %d holds leg %u of its volume: legs are given in the wrong order",
+				     i, le32_to_cpu(sb->leg_index));
 			return -EINVAL;
 		}
 		if (le64_to_cpu(sb->volume_blocks) != le64_to_cpu(ref->volume_blocks) ||
 		    le32_to_cpu(sb->region_blocks) != le32_to_cpu(ref->region_blocks) ||
 		    le64_to_cpu(sb->seed) != le64_to_cpu(ref->seed)) {
-			*error = crucible_errorf(
-					   "leg %d: geometry differs from the other legs'",
-					   i);
+			crucible_err(error, "leg %d: geometry differs from the other legs'",
+				     i);
 			return -EINVAL;
 		}
 		if (le64_to_cpu(sb->generation) > stored_gen ||
@@ -211,18 +203,17 @@ int crucible_md_open(struct crucible *c, char **error)
 
 	region_blocks = le32_to_cpu(ref->region_blocks);
 	if (le64_to_cpu(ref->volume_blocks) != c->geo.volume_blocks) {
-		*error = crucible_errorf(
-				   "volume length %llu sectors does not match the formatted size %llu sectors",
-				   (unsigned long long)c->geo.volume_blocks * CRUCIBLE_SECTORS_PER_BLOCK,
-				   (unsigned long long)le64_to_cpu(ref->volume_blocks) *
-				   CRUCIBLE_SECTORS_PER_BLOCK);
+		crucible_err(error, "volume length %llu sectors does not match the formatted size %llu sectors",
+			     (unsigned long long)c->ti->len,
+			     (unsigned long long)le64_to_cpu(ref->volume_blocks) *
+			     CRUCIBLE_SECTORS_PER_BLOCK);
 		return -EINVAL;
 	}
 	if (region_blocks != c->geo.region_blocks) {
 		/* The table's region size only applies to a new volume. */
 		if (crucible_geometry_init(&c->geo, c->geo.volume_blocks,
 					   region_blocks)) {
-			*error = "formatted region size is invalid";
+			crucible_err(error, "formatted region size is invalid");
 			return -EINVAL;
 		}
 	}
@@ -232,17 +223,15 @@ int crucible_md_open(struct crucible *c, char **error)
 	if (!c->generation_given) {
 		c->generation = stored_gen + 1;
 	} else if (c->generation < stored_gen) {
-		*error = crucible_errorf(
-				   "generation %llu is lower than the stored generation %llu",
-				   (unsigned long long)c->generation,
-				   (unsigned long long)stored_gen);
+		crucible_err(error, "generation %llu is lower than the stored generation %llu",
+			     (unsigned long long)c->generation,
+			     (unsigned long long)stored_gen);
 		return -EINVAL;
 	} else if (c->generation == stored_gen &&
 		   strncmp(stored_owner, c->owner, CRUCIBLE_OWNER_LEN)) {
-		*error = crucible_errorf(
-				   "generation %llu is the stored generation of owner '%.*s', not of '%s'",
-				   (unsigned long long)c->generation,
-				   CRUCIBLE_OWNER_LEN, stored_owner, c->owner);
+		crucible_err(error, "generation %llu is the stored generation of owner '%.*s', not of '%s'",
+			     (unsigned long long)c->generation,
+			     CRUCIBLE_OWNER_LEN, stored_owner, c->owner);
 		return -EINVAL;
 	}
 
@@ -444,7 +433,7 @@ int crucible_md_assemble(struct crucible *c, char **error)
 		if (c->legs[i].fresh)
 			formatted &= ~(1U << i);
 	if (!formatted) {
-		*error = "no leg holds a complete copy of the volume";
+		crucible_err(error, "no leg holds a complete copy of the volume");
 		return -EINVAL;
 	}
 	/*
@@ -636,10 +625,8 @@ int crucible_md_open_bufio(struct crucible *c, char **error)
 		struct crucible_leg *leg = &c->legs[i];
 
 		leg->sb = kzalloc(sizeof(*leg->sb), GFP_KERNEL);
-		if (!leg->sb) {
-			*error = "cannot allocate superblock";
+		if (!leg->sb)
 			return -ENOMEM;
-		}
 		leg->bufio = dm_bufio_client_create(leg->dev->bdev,
 						    CRUCIBLE_BLOCK_SIZE, 1, 0,
 						    NULL, NULL, 0);
@@ -647,7 +634,7 @@ int crucible_md_open_bufio(struct crucible *c, char **error)
 			int r = PTR_ERR(leg->bufio);
 
 			leg->bufio = NULL;
-			*error = "cannot create dm-bufio client";
+			crucible_err(error, "cannot create dm-bufio client");
 			return r;
 		}
 	}

@@ -27,45 +27,61 @@ static void *chunk_block(void *buf, unsigned int i)
 }
 
 /*
- * Work out the source's hash of every block of the chunk.  With @rehash
- * the source's records may lag its data, so the data decides (an all-zero
- * block with no record stays unwritten) and the records are rewritten.
+ * Read the source's records of a chunk.  Returns the number of written
+ * blocks, or -EILSEQ if a record fails its check.
  */
-static int source_hashes(struct crucible *c, unsigned int src, u64 b0,
-			 unsigned int n, bool rehash, u64 *hash, u32 *flush)
+static int source_records(struct crucible *c, unsigned int src, u64 b0,
+			  unsigned int n, u64 *hash, u32 *flush)
 {
 	struct crucible_rec rec;
 	unsigned int i;
-	u64 fixed[1];
+	int r, written = 0;
+
+	for (i = 0; i < n; i++) {
+		r = crucible_md_get_record(c, src, b0 + i, &rec);
+		if (r)
+			return r;
+		hash[i] = rec.hash;
+		flush[i] = rec.flush;
+		if (rec.hash)
+			written++;
+	}
+	return written;
+}
+
+/*
+ * Check the source's data (in repair_src) against its records.  With
+ * @rehash the records may lag the data, so the data decides (an all-zero
+ * block with no record stays unwritten) and the records are rewritten.
+ */
+static int source_check(struct crucible *c, unsigned int src, u64 b0,
+			unsigned int n, bool rehash, u64 *hash, u32 *flush)
+{
+	unsigned int i;
+	u64 h;
 	int r;
 
 	for (i = 0; i < n; i++) {
 		void *data = chunk_block(c->repair_src, i);
 
-		r = crucible_md_get_record(c, src, b0 + i, &rec);
-		if (r && r != -EILSEQ)
-			return r;
-		flush[i] = rec.flush;
 		if (!rehash) {
-			hash[i] = rec.hash;
-			if (r == -EILSEQ || (rec.hash &&
-					     crucible_block_hash(data) != rec.hash)) {
+			if (hash[i] && crucible_block_hash(data) != hash[i]) {
 				/* Never copy a bad source block over a copy. */
 				atomic64_inc(&c->stats.mismatches);
-				DMERR_LIMIT("%s: repair source leg %u block %llu does not match its record",
+				DMERR_LIMIT("%s: repair: leg %u block %llu fails its record",
 					    dm_table_device_name(c->ti->table),
 					    src, (unsigned long long)(b0 + i));
 				return -EILSEQ;
 			}
 			continue;
 		}
-		if (!rec.hash && block_is_zero(data))
-			hash[i] = CRUCIBLE_HASH_UNWRITTEN;
+		if (!hash[i] && block_is_zero(data))
+			h = CRUCIBLE_HASH_UNWRITTEN;
 		else
-			hash[i] = crucible_block_hash(data);
-		if (hash[i] != rec.hash || r == -EILSEQ) {
-			fixed[0] = hash[i];
-			r = crucible_md_set_records(c, src, b0 + i, 1, fixed,
+			h = crucible_block_hash(data);
+		if (h != hash[i]) {
+			hash[i] = h;
+			r = crucible_md_set_records(c, src, b0 + i, 1, &hash[i],
 						    flush[i]);
 			if (r)
 				return r;
@@ -105,6 +121,10 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg, u64 b0,
 	int r;
 
 	bitmap_zero(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
+	for (i = 0; i < n && hash[i] == CRUCIBLE_HASH_UNWRITTEN; i++)
+		;
+	if (i == n)
+		verify = false;		/* nothing written: only records */
 	if (verify) {
 		/* The leg's records cannot be trusted: look at its data. */
 		r = crucible_sync_io(c, leg, REQ_OP_READ, 0,
@@ -196,10 +216,22 @@ int crucible_repair_region(struct crucible *c, u64 region)
 	for (; b0 < end; b0 += CRUCIBLE_REPAIR_CHUNK_BLOCKS) {
 		unsigned int n = min_t(u64, CRUCIBLE_REPAIR_CHUNK_BLOCKS, end - b0);
 
-		r = crucible_sync_io(c, src, REQ_OP_READ, 0,
-				     c->geo.data_start + b0, n, c->repair_src);
-		if (!r)
-			r = source_hashes(c, src, b0, n, rehash, hash, flush);
+		r = source_records(c, src, b0, n, hash, flush);
+		if (r == -EILSEQ && rehash) {
+			/* Rehashing rewrites the records from the data anyway. */
+			memset(hash, 0, n * sizeof(*hash));
+			memset(flush, 0, n * sizeof(*flush));
+			r = 1;
+		}
+		/* A never-written chunk needs no data read, only records. */
+		if (r > 0) {
+			r = crucible_sync_io(c, src, REQ_OP_READ, 0,
+					     c->geo.data_start + b0, n,
+					     c->repair_src);
+			if (!r)
+				r = source_check(c, src, b0, n, rehash, hash,
+						 flush);
+		}
 		if (r == -EILSEQ) {
 			/* The source is bad here too: let another leg be it. */
 			spin_lock_irq(&c->lock);

@@ -44,7 +44,7 @@ enum map_result {
 static char crucible_err_ring[CRUCIBLE_ERR_SLOTS][CRUCIBLE_ERR_LEN];
 static atomic_t crucible_err_next = ATOMIC_INIT(0);
 
-char *crucible_errorf(const char *fmt, ...)
+void crucible_err(char **error, const char *fmt, ...)
 {
 	unsigned int slot = (unsigned int)atomic_inc_return(&crucible_err_next) %
 			    CRUCIBLE_ERR_SLOTS;
@@ -53,12 +53,12 @@ char *crucible_errorf(const char *fmt, ...)
 	va_start(args, fmt);
 	vsnprintf(crucible_err_ring[slot], CRUCIBLE_ERR_LEN, fmt, args);
 	va_end(args);
-	return crucible_err_ring[slot];
+	*error = crucible_err_ring[slot];
 }
 
-/*----------------------------------------------------------------
+/*
  * Region state helpers
- *--------------------------------------------------------------*/
+ */
 
 static bool rs_unsynced(u32 s)
 {
@@ -83,9 +83,9 @@ void __crucible_clear_stale(struct crucible *c, u64 region, u32 bits)
 		c->unsynced--;
 }
 
-/*----------------------------------------------------------------
+/*
  * Events and leg failure
- *--------------------------------------------------------------*/
+ */
 
 static void do_event(struct work_struct *ws)
 {
@@ -130,9 +130,9 @@ void crucible_leg_failed(struct crucible *c, unsigned int leg, int err)
 	}
 }
 
-/*----------------------------------------------------------------
+/*
  * Synchronous I/O on a leg (metadata, repair, read retries)
- *--------------------------------------------------------------*/
+ */
 
 int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 		     blk_opf_t flags, u64 block, unsigned int nr, void *buf)
@@ -157,9 +157,9 @@ int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 	return r;
 }
 
-/*----------------------------------------------------------------
+/*
  * Walking the 4 KiB blocks of a bio
- *--------------------------------------------------------------*/
+ */
 
 enum block_op { BLOCK_HASH, BLOCK_ZERO, BLOCK_FILL };
 
@@ -199,9 +199,9 @@ static u64 bio_block_op(struct bio *bio, unsigned int blk, enum block_op op,
 	return h == CRUCIBLE_HASH_UNWRITTEN ? CRUCIBLE_HASH_ZERO_REMAP : h;
 }
 
-/*----------------------------------------------------------------
+/*
  * Writes
- *--------------------------------------------------------------*/
+ */
 
 static void free_bounce(struct crucible *c, struct bio *bounce)
 {
@@ -326,6 +326,7 @@ static void write_complete(struct work_struct *ws)
 	spin_lock_irq(&c->lock);
 	c->rstate[io->region] -= RS_INFLIGHT_ONE;
 	c->rstate[io->region] |= RS_WRITTEN;
+	c->need_commit = true;
 	if (io->failed)
 		__crucible_set_stale(c, io->region, io->failed);
 	if (!ok) {
@@ -349,9 +350,9 @@ static void write_complete(struct work_struct *ws)
 		complete_write(c, bio);
 }
 
-/*----------------------------------------------------------------
+/*
  * Reads
- *--------------------------------------------------------------*/
+ */
 
 static int choose_read_leg(struct crucible *c, u8 candidates)
 {
@@ -551,9 +552,9 @@ static void read_verify(struct work_struct *ws)
 	bio_endio(bio);
 }
 
-/*----------------------------------------------------------------
+/*
  * Mapping
- *--------------------------------------------------------------*/
+ */
 
 static void init_io(struct crucible *c, struct bio *bio)
 {
@@ -647,9 +648,9 @@ static int crucible_map(struct dm_target *ti, struct bio *bio)
 	return DM_MAPIO_SUBMITTED;
 }
 
-/*----------------------------------------------------------------
+/*
  * The worker: dirty marking, commits, deferred bios, fault records
- *--------------------------------------------------------------*/
+ */
 
 static void record_faults(struct crucible *c)
 {
@@ -711,6 +712,7 @@ static void process_bios(struct crucible *c, struct bio_list *bios)
 	struct bio_list again;
 	struct bio *bio;
 	unsigned int nr, i;
+	int r;
 
 	while (!bio_list_empty(bios)) {
 		bio_list_init(&again);
@@ -725,7 +727,13 @@ static void process_bios(struct crucible *c, struct bio_list *bios)
 				bio_io_error(bio);
 				break;
 			case MAP_DEFER_REPAIR:
-				if (crucible_repair_region(c, io->region) == -ENODEV) {
+				/*
+				 * -EILSEQ: the source was bad too and another leg
+				 * gets to be it; anything else ends the bio, so
+				 * this loop always ends.
+				 */
+				r = crucible_repair_region(c, io->region);
+				if (r && r != -EILSEQ) {
 					bio_io_error(bio);
 					break;
 				}
@@ -766,7 +774,6 @@ static void do_worker(struct work_struct *ws)
 	struct crucible *c = container_of(ws, struct crucible, worker);
 	struct bio_list bios, flushes, writes;
 	struct bio *bio;
-	bool want_commit;
 	int err;
 
 	record_faults(c);
@@ -776,8 +783,6 @@ static void do_worker(struct work_struct *ws)
 	spin_lock_irq(&c->lock);
 	bios = c->deferred;
 	bio_list_init(&c->deferred);
-	want_commit = c->flush_requests;
-	c->flush_requests = 0;
 	spin_unlock_irq(&c->lock);
 
 	while ((bio = bio_list_pop(&bios))) {
@@ -787,8 +792,7 @@ static void do_worker(struct work_struct *ws)
 			bio_list_add(&writes, bio);
 	}
 
-	if (!bio_list_empty(&flushes) || want_commit ||
-	    (c->need_commit && commit_due(c))) {
+	if (!bio_list_empty(&flushes) || (c->need_commit && commit_due(c))) {
 		c->need_commit = false;
 		err = crucible_md_commit(c);
 		atomic64_add(bio_list_size(&flushes), &c->stats.flushes);
@@ -809,9 +813,9 @@ static void do_waker(struct work_struct *ws)
 			   msecs_to_jiffies(c->commit_period_ms));
 }
 
-/*----------------------------------------------------------------
+/*
  * Constructor
- *--------------------------------------------------------------*/
+ */
 
 static int parse_u64(const char *s, u64 *v)
 {
@@ -835,7 +839,7 @@ static int parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 	if (r)
 		return r;
 	if (argc % 2) {
-		*error = "Optional arguments come in '<name> <value>' pairs";
+		crucible_err(error, "Optional arguments come in '<name> <value>' pairs");
 		return -EINVAL;
 	}
 	while (argc) {
@@ -845,7 +849,7 @@ static int parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 
 		if (!strcasecmp(key, "generation")) {
 			if (parse_u64(val, &v) || !v) {
-				*error = "generation: expected an integer >= 1";
+				crucible_err(error, "generation: expected an integer >= 1");
 				return -EINVAL;
 			}
 			c->generation = v;
@@ -854,19 +858,19 @@ static int parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 			if (parse_u64(val, &v) || v % CRUCIBLE_SECTORS_PER_BLOCK ||
 			    v / CRUCIBLE_SECTORS_PER_BLOCK > CRUCIBLE_MAX_REGION_BLOCKS ||
 			    !crucible_region_blocks_valid(v / CRUCIBLE_SECTORS_PER_BLOCK)) {
-				*error = "region_size: expected a power of two from 128 to 2097152 sectors";
+				crucible_err(error, "region_size: expected a power of two from 128 to 2097152 sectors");
 				return -EINVAL;
 			}
 			c->geo.region_blocks = v / CRUCIBLE_SECTORS_PER_BLOCK;
 		} else if (!strcasecmp(key, "owner")) {
 			if (!*val || strlen(val) >= CRUCIBLE_OWNER_LEN) {
-				*error = "owner: expected 1 to 63 characters";
+				crucible_err(error, "owner: expected 1 to 63 characters");
 				return -EINVAL;
 			}
 			strscpy(c->owner, val, sizeof(c->owner));
 		} else if (!strcasecmp(key, "replace_leg")) {
 			if (parse_u64(val, &v) || v >= CRUCIBLE_NR_LEGS) {
-				*error = "replace_leg: expected 0, 1 or 2";
+				crucible_err(error, "replace_leg: expected 0, 1 or 2");
 				return -EINVAL;
 			}
 			c->replace_leg = v;
@@ -876,12 +880,12 @@ static int parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 			} else if (!strcasecmp(val, "manual")) {
 				c->repair_auto = false;
 			} else {
-				*error = "repair: expected 'auto' or 'manual'";
+				crucible_err(error, "repair: expected 'auto' or 'manual'");
 				return -EINVAL;
 			}
 		} else if (!strcasecmp(key, "repair_throttle")) {
 			if (parse_u64(val, &v) || v > 1000000) {
-				*error = "repair_throttle: expected MiB/s from 0 (unlimited) to 1000000";
+				crucible_err(error, "repair_throttle: expected MiB/s from 0 (unlimited) to 1000000");
 				return -EINVAL;
 			}
 			c->repair_throttle = v;
@@ -891,17 +895,17 @@ static int parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 			} else if (!strcasecmp(val, "least_pending")) {
 				c->read_policy = CRUCIBLE_READ_LEAST_PENDING;
 			} else {
-				*error = "read_policy: expected 'round_robin' or 'least_pending'";
+				crucible_err(error, "read_policy: expected 'round_robin' or 'least_pending'");
 				return -EINVAL;
 			}
 		} else if (!strcasecmp(key, "commit_period")) {
 			if (parse_u64(val, &v) || v < 10 || v > 60000) {
-				*error = "commit_period: expected milliseconds from 10 to 60000";
+				crucible_err(error, "commit_period: expected milliseconds from 10 to 60000");
 				return -EINVAL;
 			}
 			c->commit_period_ms = v;
 		} else {
-			*error = "Unknown optional argument (expected generation, region_size, owner, replace_leg, repair, repair_throttle, read_policy or commit_period)";
+			crucible_err(error, "Unknown optional argument (expected generation, region_size, owner, replace_leg, repair, repair_throttle, read_policy or commit_period)");
 			return -EINVAL;
 		}
 	}
@@ -920,15 +924,14 @@ static int get_legs(struct crucible *c, struct dm_arg_set *as, char **error)
 		r = dm_get_device(ti, path, dm_table_get_mode(ti->table),
 				  &c->legs[i].dev);
 		if (r) {
-			*error = crucible_errorf("leg %d: cannot open device '%s'",
-					   i, path);
+			crucible_err(error, "leg %d: cannot open device '%s'",
+				     i, path);
 			return r;
 		}
 		for (j = 0; j < i; j++) {
 			if (c->legs[j].dev->bdev->bd_dev == c->legs[i].dev->bdev->bd_dev) {
-				*error = crucible_errorf(
-						   "leg %d is the same device as leg %d",
-						   i, j);
+				crucible_err(error, "leg %d is the same device as leg %d",
+					     i, j);
 				return -EINVAL;
 			}
 		}
@@ -946,26 +949,24 @@ static int get_parent(struct crucible *c, const char *path, char **error)
 		return 0;
 	r = dm_get_device(ti, path, FMODE_READ, &c->parent);
 	if (r) {
-		*error = crucible_errorf("parent: cannot open device '%s'", path);
+		crucible_err(error, "parent: cannot open device '%s'", path);
 		return r;
 	}
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		if (c->legs[i].dev->bdev->bd_dev == c->parent->bdev->bd_dev) {
-			*error = crucible_errorf(
-					   "parent is the same device as leg %d", i);
+			crucible_err(error, "parent is the same device as leg %d", i);
 			return -EINVAL;
 		}
 	}
 	size = bdev_nr_sectors(c->parent->bdev);
 	if (size > ti->len) {
-		*error = crucible_errorf(
-				   "parent is larger than the volume (%llu > %llu sectors)",
-				   (unsigned long long)size,
-				   (unsigned long long)ti->len);
+		crucible_err(error, "parent is larger than the volume (%llu > %llu sectors)",
+			     (unsigned long long)size,
+			     (unsigned long long)ti->len);
 		return -EINVAL;
 	}
 	/* Reading through to the parent lands with the parent issue. */
-	*error = "a parent device is not supported yet: use '-'";
+	crucible_err(error, "a parent device is not supported yet: use '-'");
 	return -EOPNOTSUPP;
 }
 
@@ -978,10 +979,9 @@ static int check_leg_sizes(struct crucible *c, char **error)
 		sector_t have = bdev_nr_sectors(c->legs[i].dev->bdev);
 
 		if (have < need) {
-			*error = crucible_errorf(
-					   "leg %d is too small: %llu sectors, the volume needs %llu",
-					   i, (unsigned long long)have,
-					   (unsigned long long)need);
+			crucible_err(error, "leg %d is too small: %llu sectors, the volume needs %llu",
+				     i, (unsigned long long)have,
+				     (unsigned long long)need);
 			return -EINVAL;
 		}
 	}
@@ -999,32 +999,32 @@ static int alloc_runtime(struct crucible *c, char **error)
 	c->repair_flush = kcalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS, sizeof(u32), GFP_KERNEL);
 	if (!c->rstate || !c->repair_src || !c->repair_dst || !c->repair_hash ||
 	    !c->repair_flush) {
-		*error = "cannot allocate region state";
+		crucible_err(error, "cannot allocate region state");
 		return -ENOMEM;
 	}
 	c->io_client = dm_io_client_create();
 	if (IS_ERR(c->io_client)) {
 		r = PTR_ERR(c->io_client);
 		c->io_client = NULL;
-		*error = "cannot create dm-io client";
+		crucible_err(error, "cannot create dm-io client");
 		return r;
 	}
 	r = bioset_init(&c->bs, CRUCIBLE_MIN_IOS,
 			offsetof(struct crucible_clone, bio), BIOSET_NEED_BVECS);
 	if (r) {
-		*error = "cannot create bio set";
+		crucible_err(error, "cannot create bio set");
 		return r;
 	}
 	r = mempool_init_page_pool(&c->page_pool,
 				   CRUCIBLE_MAX_IO_BLOCKS * 4, 0);
 	if (r) {
-		*error = "cannot create page pool";
+		crucible_err(error, "cannot create page pool");
 		return r;
 	}
 	c->wq = alloc_ordered_workqueue("dm-crucible", WQ_MEM_RECLAIM);
 	c->io_wq = alloc_workqueue("dm-crucible-io", WQ_MEM_RECLAIM | WQ_UNBOUND, 0);
 	if (!c->wq || !c->io_wq) {
-		*error = "cannot create workqueues";
+		crucible_err(error, "cannot create workqueues");
 		return -ENOMEM;
 	}
 	return 0;
@@ -1037,6 +1037,7 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
 	struct crucible *c;
 	char *error = NULL;
+	u32 max_io;
 	u64 blocks;
 	int r;
 
@@ -1063,8 +1064,6 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	crucible_md_default_owner(c->owner, sizeof(c->owner));
 	spin_lock_init(&c->lock);
 	bio_list_init(&c->deferred);
-	bio_list_init(&c->flush_waiters);
-	bio_list_init(&c->held);
 	bio_list_init(&c->fault_waiters);
 	init_waitqueue_head(&c->inflight_wait);
 	INIT_WORK(&c->worker, do_worker);
@@ -1113,9 +1112,8 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	r = dm_set_target_max_io_len(ti, min_t(u32, c->geo.region_blocks,
-						CRUCIBLE_MAX_IO_BLOCKS) *
-				     CRUCIBLE_SECTORS_PER_BLOCK);
+	max_io = min_t(u32, c->geo.region_blocks, CRUCIBLE_MAX_IO_BLOCKS);
+	r = dm_set_target_max_io_len(ti, max_io * CRUCIBLE_SECTORS_PER_BLOCK);
 	if (r) {
 		error = "cannot set max I/O length";
 		goto bad;
@@ -1168,9 +1166,9 @@ static void crucible_dtr(struct dm_target *ti)
 	kfree(c);
 }
 
-/*----------------------------------------------------------------
+/*
  * Suspend and resume
- *--------------------------------------------------------------*/
+ */
 
 static void crucible_presuspend(struct dm_target *ti)
 {
@@ -1234,9 +1232,9 @@ static void crucible_resume(struct dm_target *ti)
 	crucible_kick_repair(c);
 }
 
-/*----------------------------------------------------------------
+/*
  * Status and messages
- *--------------------------------------------------------------*/
+ */
 
 static char leg_state_char(struct crucible *c, unsigned int leg)
 {
@@ -1321,13 +1319,15 @@ static void crucible_status(struct dm_target *ti, status_type_t type,
 		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 			DMEMIT("%s ", c->legs[i].dev->name);
 		DMEMIT("%s", c->parent ? c->parent->name : "-");
-		DMEMIT(" %u generation %llu region_size %u owner %s repair %s read_policy %s commit_period %u repair_throttle %u",
+		DMEMIT(" %u generation %llu region_size %u owner %s",
 		       (c->replace_leg >= 0 && c->legs[c->replace_leg].fresh) ? 16 : 14,
 		       (unsigned long long)c->generation,
-		       c->geo.region_blocks * CRUCIBLE_SECTORS_PER_BLOCK,
-		       c->owner, c->repair_auto ? "auto" : "manual",
+		       c->geo.region_blocks * CRUCIBLE_SECTORS_PER_BLOCK, c->owner);
+		DMEMIT(" repair %s read_policy %s",
+		       c->repair_auto ? "auto" : "manual",
 		       c->read_policy == CRUCIBLE_READ_LEAST_PENDING ?
-		       "least_pending" : "round_robin",
+		       "least_pending" : "round_robin");
+		DMEMIT(" commit_period %u repair_throttle %u",
 		       c->commit_period_ms, c->repair_throttle);
 		if (c->replace_leg >= 0 && c->legs[c->replace_leg].fresh)
 			DMEMIT(" replace_leg %d", c->replace_leg);
@@ -1454,7 +1454,8 @@ static int crucible_message(struct dm_target *ti, unsigned int argc,
 		}
 		return 0;
 	}
-	DMEMIT("unknown message: expected reconcile start|stop, fail_leg <n>, restore_leg <n>, reset_counters, repair_throttle <MiB/s> or read_policy <name>");
+	DMEMIT("unknown message; expected one of: reconcile start|stop, fail_leg <n>,");
+	DMEMIT(" restore_leg <n>, reset_counters, repair_throttle <MiB/s>, read_policy <name>");
 	return -EINVAL;
 }
 

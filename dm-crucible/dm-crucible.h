@@ -59,13 +59,13 @@ enum crucible_mode {
  * bits 16-31	writes in flight
  */
 #define RS_STALE_MASK		0x7U
-#define RS_DIRTY		(1U << 3)
-#define RS_WRITTEN		(1U << 4)
-#define RS_REHASH		(1U << 5)
-#define RS_VERIFY		(1U << 6)
-#define RS_LOCKED		(1U << 7)
+#define RS_DIRTY		BIT(3)
+#define RS_WRITTEN		BIT(4)
+#define RS_REHASH		BIT(5)
+#define RS_VERIFY		BIT(6)
+#define RS_LOCKED		BIT(7)
 #define RS_INFLIGHT_SHIFT	16
-#define RS_INFLIGHT_ONE		(1U << RS_INFLIGHT_SHIFT)
+#define RS_INFLIGHT_ONE		BIT(RS_INFLIGHT_SHIFT)
 #define RS_INFLIGHT(s)		((s) >> RS_INFLIGHT_SHIFT)
 
 struct crucible_leg {
@@ -119,12 +119,9 @@ struct crucible {
 	unsigned int rr_next;		/* round robin cursor */
 
 	struct bio_list deferred;	/* bios for the worker */
-	struct bio_list flush_waiters;	/* PREFLUSH bios waiting for a commit */
-	struct bio_list held;		/* bios waiting for a region repair */
 	struct bio_list fault_waiters;	/* writes acked only once a fault is on disk */
 
 	u64 flush;			/* last committed flush number */
-	u64 flush_requests;		/* commits asked for since last commit */
 	unsigned long last_commit;	/* jiffies */
 	u64 repair_cursor;		/* next region background repair looks at */
 	u64 repair_bytes;		/* copied by the last region repair */
@@ -220,7 +217,7 @@ void crucible_kick_repair(struct crucible *c);
 /* dm-crucible-target.c */
 void crucible_wake_worker(struct crucible *c);
 void crucible_raise_event(struct crucible *c);
-char *crucible_errorf(const char *fmt, ...) __printf(1, 2);
+void crucible_err(char **error, const char *fmt, ...) __printf(2, 3);
 int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 		     blk_opf_t flags, u64 block, unsigned int nr, void *buf);
 

@@ -24,10 +24,17 @@
 #include <linux/types.h>
 #include <xxhash.h>
 
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __u64 u64;
+
+#ifndef BIT
+#define BIT(n) (1UL << (n))
+#endif
+#ifndef __packed
+#define __packed __attribute__((__packed__))
+#endif
 
 #define cpu_to_le16(x) htole16(x)
 #define cpu_to_le32(x) htole32(x)

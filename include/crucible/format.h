@@ -24,7 +24,7 @@
 #define CRUCIBLE_NR_LEGS		3
 
 #define CRUCIBLE_BLOCK_SHIFT		12
-#define CRUCIBLE_BLOCK_SIZE		(1U << CRUCIBLE_BLOCK_SHIFT)
+#define CRUCIBLE_BLOCK_SIZE		4096U	/* 1 << CRUCIBLE_BLOCK_SHIFT */
 #define CRUCIBLE_SECTORS_PER_BLOCK	(CRUCIBLE_BLOCK_SIZE >> 9)
 
 #define CRUCIBLE_SB_COPIES		2
@@ -50,10 +50,10 @@
 #define CRUCIBLE_LEG_FAULTED		1
 
 /* crucible_sb.flags */
-#define CRUCIBLE_SB_F_REPLACING		(1U << 0) /* being filled as a replacement */
+#define CRUCIBLE_SB_F_REPLACING		BIT(0) /* being filled as a replacement */
 
 /* crucible_region_entry.flags */
-#define CRUCIBLE_REGION_F_DIRTY		(1U << 0)
+#define CRUCIBLE_REGION_F_DIRTY		BIT(0)
 
 struct crucible_sb {
 	__le64 csum;		/* xxh64 of the block with csum = 0 */
@@ -77,7 +77,7 @@ struct crucible_sb {
 	__u8 leg_state[4];	/* CRUCIBLE_LEG_*, as this leg last knew */
 	__u8 owner[CRUCIBLE_OWNER_LEN];	/* who activated `generation` */
 	__u8 pad[CRUCIBLE_BLOCK_SIZE - 196];
-} __attribute__((packed));
+} __packed;
 
 struct crucible_region_entry {
 	__le64 generation;	/* generation last stamped on the region */
@@ -85,13 +85,13 @@ struct crucible_region_entry {
 	__le32 flags;		/* CRUCIBLE_REGION_F_* */
 	__le32 reserved;
 	__le64 check;		/* xxh64 of the above, seed ^ region number */
-} __attribute__((packed));
+} __packed;
 
 struct crucible_record {
 	__le64 hash;		/* xxh64 of the block; 0 = never written */
 	__le32 flush;		/* low 32 bits of the flush number it was written in */
 	__le32 check;		/* low 32 bits of xxh64 of the above, seed ^ block */
-} __attribute__((packed));
+} __packed;
 
 /* Where things are on a leg, in 4 KiB blocks. */
 struct crucible_geometry {
