@@ -4,7 +4,7 @@
  * records of each leg, read and written through dm-bufio, and the commit
  * that makes them durable.
  *
- * Ordering rules (Documentation/admin-guide/device-mapper/crucible.rst):
+ * Ordering rules (Documentation/admin-guide/crucible.rst):
  * - a region is marked dirty on disk, and that is flushed, before the
  *   first data write into it;
  * - a commit flushes the legs' data, then writes records and region
@@ -64,7 +64,8 @@ static enum crucible_sb_verdict read_leg_sb(struct crucible *c, unsigned int leg
 	va = crucible_sb_check(sb);
 	vb = crucible_sb_check(b);
 	pick = crucible_sb_pick(sb, va, b, vb);
-	if (pick == 1)
+	/* Keep the copy the verdict is about, for the error message. */
+	if (pick == 1 || (pick < 0 && va == CRUCIBLE_SB_BLANK))
 		memcpy(sb, b, sizeof(*b));
 	kfree(b);
 	if (pick >= 0)
@@ -530,6 +531,49 @@ int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 }
 
 /*
+ * Has a newer owner taken the legs over?  Activation writes the new
+ * generation to every leg before its first I/O, so an owner that finds a
+ * higher generation on any leg stops at once: it commits nothing more and
+ * fails all I/O (DESIGN.md "Generations and fencing").  Checked at every
+ * commit, which bounds how long a fenced owner can go on writing.
+ */
+static bool check_fenced(struct crucible *c)
+{
+	struct crucible_sb *sb;
+	bool fenced = false;
+	unsigned int copy;
+	u8 alive;
+	int i;
+
+	sb = kmalloc(sizeof(*sb), GFP_NOIO);
+	if (!sb)
+		return false;
+	spin_lock_irq(&c->lock);
+	alive = crucible_alive_mask(c);
+	spin_unlock_irq(&c->lock);
+	for (i = 0; i < CRUCIBLE_NR_LEGS && !fenced; i++) {
+		if (!(alive & BIT(i)))
+			continue;
+		for (copy = 0; copy < CRUCIBLE_SB_COPIES; copy++) {
+			if (read_sb_copy(c, i, copy, sb) ||
+			    crucible_sb_check(sb) != CRUCIBLE_SB_VALID ||
+			    memcmp(sb->uuid, c->uuid, sizeof(c->uuid)))
+				continue;
+			if (le64_to_cpu(sb->generation) > c->generation) {
+				DMERR("%s: leg %d has generation %llu > ours (%llu): fenced",
+				      dm_table_device_name(c->ti->table), i,
+				      (unsigned long long)le64_to_cpu(sb->generation),
+				      (unsigned long long)c->generation);
+				fenced = true;
+				break;
+			}
+		}
+	}
+	kfree(sb);
+	return fenced;
+}
+
+/*
  * Commit: flush the legs' data, write records and region entries, flush,
  * stamp the new flush number in the superblocks.  Worker context only.
  */
@@ -539,6 +583,14 @@ int crucible_md_commit(struct crucible *c)
 	u64 r, new_flush;
 	u8 alive;
 	int i, ok;
+
+	if (check_fenced(c)) {
+		spin_lock_irq(&c->lock);
+		c->mode = CRUCIBLE_MODE_FENCED;
+		spin_unlock_irq(&c->lock);
+		crucible_raise_event(c);
+		return -EIO;
+	}
 
 	/* Decide under the lock what this commit stamps and cleans. */
 	spin_lock_irq(&c->lock);

@@ -280,14 +280,6 @@ unlock:
 	return r;
 }
 
-/* Can repair do anything for this region now? */
-static bool region_repairable(u32 s, u8 alive)
-{
-	if (!(alive & ~(s & RS_STALE_MASK)))
-		return false;	/* no source until a leg comes back */
-	return (s & RS_REHASH) || (s & RS_STALE_MASK & alive);
-}
-
 /*
  * Once nothing is left to repair for an alive leg, it is whole again: drop
  * its "failed" and "replacing" marks from the superblocks.
@@ -342,7 +334,7 @@ void crucible_repair_work(struct work_struct *ws)
 	if (c->unsynced) {
 		for (n = 0; n < c->geo.nr_regions; n++) {
 			region = (c->repair_cursor + n) % c->geo.nr_regions;
-			if (region_repairable(c->rstate[region], alive)) {
+			if (crucible_region_repairable(c->rstate[region], alive)) {
 				found = true;
 				break;
 			}
@@ -352,8 +344,14 @@ void crucible_repair_work(struct work_struct *ws)
 
 	if (!found) {
 		finish_sync(c);
+		if (c->repair_active) {
+			/* Repair done (or stuck waiting for a leg): say so. */
+			c->repair_active = false;
+			crucible_raise_event(c);
+		}
 		return;
 	}
+	c->repair_active = true;
 	c->repair_bytes = 0;
 	r = crucible_repair_region(c, region);
 	/* On -EILSEQ the region is retried with another source. */

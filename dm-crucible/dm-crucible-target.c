@@ -56,6 +56,11 @@ void crucible_err(char **error, const char *fmt, ...)
 	*error = crucible_err_ring[slot];
 }
 
+static const char *dev_name_of(struct crucible *c)
+{
+	return dm_table_device_name(c->ti->table);
+}
+
 /*
  * Region state helpers
  */
@@ -657,7 +662,7 @@ static void record_faults(struct crucible *c)
 	struct bio_list waiters;
 	struct bio *bio;
 	u8 failed = 0;
-	int i;
+	int i, err = 0;
 
 	spin_lock_irq(&c->lock);
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
@@ -670,15 +675,22 @@ static void record_faults(struct crucible *c)
 		spin_lock_irq(&c->lock);
 		c->fault_persisted |= failed;
 		spin_unlock_irq(&c->lock);
-		crucible_md_write_sbs(c);
+		err = crucible_md_write_sbs(c);
 	}
 
 	spin_lock_irq(&c->lock);
 	waiters = c->fault_waiters;
 	bio_list_init(&c->fault_waiters);
 	spin_unlock_irq(&c->lock);
-	while ((bio = bio_list_pop(&waiters)))
-		complete_write(c, bio);
+	while ((bio = bio_list_pop(&waiters))) {
+		/* No leg could record the failure: it holds nothing we can vouch for. */
+		if (err)
+			bio->bi_status = BLK_STS_IOERR;
+		else
+			complete_write(c, bio);
+		if (err)
+			bio_endio(bio);
+	}
 }
 
 static void complete_flushes(struct bio_list *flushes, int err,
@@ -1081,6 +1093,12 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = parse_opt_args(c, &as, &error);
 	if (r)
 		goto bad;
+	if (as.argc) {
+		crucible_err(&error, "unexpected argument '%s' after the optional arguments",
+			     as.argv[0]);
+		r = -EINVAL;
+		goto bad;
+	}
 	r = get_parent(c, argv[CRUCIBLE_NR_LEGS], &error);
 	if (r)
 		goto bad;
@@ -1248,13 +1266,13 @@ static char leg_state_char(struct crucible *c, unsigned int leg)
 	}
 }
 
-static const char *repair_state(struct crucible *c)
+static const char *repair_state(struct crucible *c, bool repairable)
 {
 	if (!c->unsynced)
 		return "idle";
 	if (!c->repair_running)
 		return "paused";
-	if (c->mode != CRUCIBLE_MODE_RW || c->suspended)
+	if (c->mode != CRUCIBLE_MODE_RW || c->suspended || !repairable)
 		return "waiting";
 	return "running";
 }
@@ -1271,18 +1289,28 @@ static const char *mode_str(struct crucible *c)
 	}
 }
 
-/* Count, per leg, whether any region is stale for it. */
-static void refresh_leg_stale(struct crucible *c)
+/*
+ * Note, per leg, whether any region is stale for it; return whether repair
+ * can do anything now.
+ */
+static bool refresh_leg_stale(struct crucible *c)
 {
+	u8 alive = crucible_alive_mask(c);
+	bool repairable = false;
 	u32 any = 0;
 	u64 r;
 	int i;
 
-	if (c->unsynced)
-		for (r = 0; r < c->geo.nr_regions; r++)
+	if (c->unsynced) {
+		for (r = 0; r < c->geo.nr_regions; r++) {
 			any |= c->rstate[r] & RS_STALE_MASK;
+			if (crucible_region_repairable(c->rstate[r], alive))
+				repairable = true;
+		}
+	}
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 		c->legs[i].stale = !!(any & (1U << i));
+	return repairable;
 }
 
 static void crucible_status(struct dm_target *ti, status_type_t type,
@@ -1291,19 +1319,21 @@ static void crucible_status(struct dm_target *ti, status_type_t type,
 {
 	struct crucible *c = ti->private;
 	unsigned int sz = 0;
+	bool repairable;
 	int i;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
 		spin_lock_irq(&c->lock);
-		refresh_leg_stale(c);
+		repairable = refresh_leg_stale(c);
 		DMEMIT("1 %s %llu %llu %c%c%c %llu/%llu - %s",
 		       mode_str(c), (unsigned long long)c->generation,
 		       (unsigned long long)c->flush,
 		       leg_state_char(c, 0), leg_state_char(c, 1),
 		       leg_state_char(c, 2),
 		       (unsigned long long)(c->geo.nr_regions - c->unsynced),
-		       (unsigned long long)c->geo.nr_regions, repair_state(c));
+		       (unsigned long long)c->geo.nr_regions,
+		       repair_state(c, repairable));
 		spin_unlock_irq(&c->lock);
 		DMEMIT(" %llu %llu %llu %llu %llu",
 		       (unsigned long long)atomic64_read(&c->stats.reads),
@@ -1354,31 +1384,31 @@ static bool leg_is_last_copy(struct crucible *c, unsigned int leg)
 	return false;
 }
 
-static int msg_leg(struct crucible *c, const char *arg, bool fail,
-		   char *result, unsigned int maxlen)
+static int msg_leg(struct crucible *c, const char *arg, bool fail)
 {
-	unsigned int sz = 0;
 	unsigned int leg;
 	int r = 0;
 
 	if (kstrtouint(arg, 10, &leg) || leg >= CRUCIBLE_NR_LEGS) {
-		DMEMIT("leg must be 0, 1 or 2, not '%s'", arg);
+		DMWARN("%s: leg must be 0, 1 or 2, not '%s'", dev_name_of(c), arg);
 		return -EINVAL;
 	}
 	spin_lock_irq(&c->lock);
 	if (fail) {
 		if (c->legs[leg].state != CRUCIBLE_LEG_ALIVE) {
-			DMEMIT("leg %u is not in service", leg);
+			DMWARN("%s: fail_leg: leg %u is not in service", dev_name_of(c), leg);
 			r = -EINVAL;
 		} else if (leg_is_last_copy(c, leg)) {
-			DMEMIT("leg %u holds the only in-sync copy of some region", leg);
+			DMWARN("%s: fail_leg: leg %u holds the only in-sync copy of some region",
+			       dev_name_of(c), leg);
 			r = -EBUSY;
 		} else {
 			c->legs[leg].state = CRUCIBLE_LEG_DISABLED;
 		}
 	} else {
 		if (c->legs[leg].state == CRUCIBLE_LEG_ALIVE) {
-			DMEMIT("leg %u is already in service", leg);
+			DMWARN("%s: restore_leg: leg %u is already in service",
+			       dev_name_of(c), leg);
 			r = -EINVAL;
 		} else {
 			c->legs[leg].state = CRUCIBLE_LEG_ALIVE;
@@ -1389,11 +1419,8 @@ static int msg_leg(struct crucible *c, const char *arg, bool fail,
 	spin_unlock_irq(&c->lock);
 	if (r)
 		return r;
-	if (!fail) {
-		/* Drop cached metadata of the leg: the device may have changed. */
-		dm_bufio_client_reset(c->legs[leg].bufio);
+	if (!fail)
 		crucible_kick_repair(c);
-	}
 	crucible_raise_event(c);
 	crucible_wake_worker(c);
 	return 0;
@@ -1403,7 +1430,6 @@ static int crucible_message(struct dm_target *ti, unsigned int argc,
 			    char **argv, char *result, unsigned int maxlen)
 {
 	struct crucible *c = ti->private;
-	unsigned int sz = 0;
 	u64 v;
 
 	if (argc == 2 && !strcasecmp(argv[0], "reconcile")) {
@@ -1413,16 +1439,16 @@ static int crucible_message(struct dm_target *ti, unsigned int argc,
 		} else if (!strcasecmp(argv[1], "stop")) {
 			c->repair_running = false;
 		} else {
-			DMEMIT("reconcile: expected 'start' or 'stop'");
+			DMWARN("%s: reconcile: expected 'start' or 'stop'", dev_name_of(c));
 			return -EINVAL;
 		}
 		crucible_raise_event(c);
 		return 0;
 	}
 	if (argc == 2 && !strcasecmp(argv[0], "fail_leg"))
-		return msg_leg(c, argv[1], true, result, maxlen);
+		return msg_leg(c, argv[1], true);
 	if (argc == 2 && !strcasecmp(argv[0], "restore_leg"))
-		return msg_leg(c, argv[1], false, result, maxlen);
+		return msg_leg(c, argv[1], false);
 	if (argc == 1 && !strcasecmp(argv[0], "reset_counters")) {
 		int i;
 
@@ -1437,7 +1463,8 @@ static int crucible_message(struct dm_target *ti, unsigned int argc,
 	}
 	if (argc == 2 && !strcasecmp(argv[0], "repair_throttle")) {
 		if (kstrtoull(argv[1], 10, &v) || v > 1000000) {
-			DMEMIT("repair_throttle: expected MiB/s from 0 (unlimited) to 1000000");
+			DMWARN("%s: repair_throttle: expected MiB/s from 0 (unlimited) to 1000000",
+			       dev_name_of(c));
 			return -EINVAL;
 		}
 		c->repair_throttle = v;
@@ -1449,13 +1476,15 @@ static int crucible_message(struct dm_target *ti, unsigned int argc,
 		} else if (!strcasecmp(argv[1], "least_pending")) {
 			c->read_policy = CRUCIBLE_READ_LEAST_PENDING;
 		} else {
-			DMEMIT("read_policy: expected 'round_robin' or 'least_pending'");
+			DMWARN("%s: read_policy: expected 'round_robin' or 'least_pending'",
+			       dev_name_of(c));
 			return -EINVAL;
 		}
 		return 0;
 	}
-	DMEMIT("unknown message; expected one of: reconcile start|stop, fail_leg <n>,");
-	DMEMIT(" restore_leg <n>, reset_counters, repair_throttle <MiB/s>, read_policy <name>");
+	DMWARN("%s: unknown message '%s'; expected reconcile start|stop, fail_leg <n>,",
+	       dev_name_of(c), argc ? argv[0] : "");
+	DMWARN("restore_leg <n>, reset_counters, repair_throttle <MiB/s> or read_policy <name>");
 	return -EINVAL;
 }
 

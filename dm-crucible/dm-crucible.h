@@ -116,6 +116,7 @@ struct crucible {
 	bool suspended;
 	bool assembled;			/* preresume compared the legs */
 	bool need_commit;		/* writes since the last commit */
+	bool repair_active;		/* repaired something since last idle */
 	unsigned int rr_next;		/* round robin cursor */
 
 	struct bio_list deferred;	/* bios for the worker */
@@ -181,6 +182,14 @@ static inline u8 crucible_alive_mask(struct crucible *c)
 		if (c->legs[i].state == CRUCIBLE_LEG_ALIVE)
 			mask |= 1U << i;
 	return mask;
+}
+
+/* Can repair do anything for a region in state @s now? */
+static inline bool crucible_region_repairable(u32 s, u8 alive)
+{
+	if (!(alive & ~(s & RS_STALE_MASK)))
+		return false;	/* no source until a leg comes back */
+	return (s & RS_REHASH) || (s & RS_STALE_MASK & alive);
 }
 
 /* Region state updates that keep crucible->unsynced right; lock held. */

@@ -56,7 +56,7 @@
 #define CRUCIBLE_REGION_F_DIRTY		BIT(0)
 
 struct crucible_sb {
-	__le64 csum;		/* xxh64 of the block with csum = 0 */
+	__le64 csum;		/* xxh64 of bytes 8..4095 of the block */
 	__le64 magic;
 	__le32 version;
 	__le32 leg_index;
