@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cruciblectl command-line parsing and usage text.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "../lib/parse.h"
+
+#ifndef CRUCIBLE_VERSION
+#define CRUCIBLE_VERSION "unknown"
+#endif
+
+static const struct {
+	enum ctl_cmd cmd;
+	const char *name;
+	const char *synopsis;
+	const char *help;
+} commands[] = {
+	{ CTL_CMD_FORMAT, "format",
+	  "format <leg0> <leg1> <leg2> --size SIZE [--region-size SIZE] [--force]",
+	  "  Write a new leg set: check that the three legs are blank, zero their\n"
+	  "  metadata area and write their superblocks.\n"
+	  "    -s, --size SIZE          volume size (bytes, or with K, M, G, T, P)\n"
+	  "    -r, --region-size SIZE   region size, a power of two, 64K..1G (default 1M)\n"
+	  "    -f, --force              format legs that are not blank\n" },
+	{ CTL_CMD_CREATE, "create", "create <spec.json|->",
+	  "  Create and activate a volume from a JSON volume spec ('-' reads stdin).\n" },
+	{ CTL_CMD_STATUS, "status", "status [<volume>] [--json]",
+	  "  Show every crucible volume, or one: states, sync and hydration\n"
+	  "  progress, counters, legs.\n"
+	  "    -j, --json               machine-readable output (schema in the man page)\n" },
+	{ CTL_CMD_RECONCILE, "reconcile",
+	  "reconcile <volume> start|stop [--wait] [--interval SEC] [--timeout SEC]",
+	  "  Start or stop the repair of stale regions.\n"
+	  "    -w, --wait               start: wait until repair is idle, showing progress;\n"
+	  "                             stop: wait until repair is no longer running\n"
+	  "    -i, --interval SEC       seconds between status polls (default 1)\n"
+	  "    -t, --timeout SEC        give up waiting after SEC seconds (default: never)\n" },
+	{ CTL_CMD_LEG, "leg", "leg <volume> fail|restore <n>",
+	  "  Fail leg n (0, 1 or 2) of a volume, or bring it back (it is then repaired).\n" },
+	{ CTL_CMD_REMOVE, "remove", "remove <volume>",
+	  "  Deactivate and remove a volume (its legs keep their data).\n" },
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const char *ctl_cmd_name(enum ctl_cmd cmd)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (commands[i].cmd == cmd)
+			return commands[i].name;
+	if (cmd == CTL_CMD_HELP)
+		return "help";
+	if (cmd == CTL_CMD_VERSION)
+		return "version";
+	return "";
+}
+
+void ctl_version(FILE *out)
+{
+	fprintf(out, "cruciblectl (dm-crucible) %s\n", CRUCIBLE_VERSION);
+}
+
+void ctl_usage(FILE *out, enum ctl_cmd cmd)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++) {
+		if (commands[i].cmd != cmd)
+			continue;
+		fprintf(out, "Usage: cruciblectl [-v] %s\n%s", commands[i].synopsis,
+			commands[i].help);
+		return;
+	}
+	fprintf(out,
+		"Usage: cruciblectl [OPTIONS] COMMAND [ARGS...]\n"
+		"Manage dm-crucible volumes (three-way mirrored, hash-verified).\n\n"
+		"Commands:\n");
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(out, "  %s\n", commands[i].synopsis);
+	fprintf(out,
+		"\nOptions:\n"
+		"  -v, --verbose   more messages (repeat for debug)\n"
+		"  -h, --help      show this help; COMMAND --help for a command's\n"
+		"  -V, --version   show the version\n\n"
+		"Exit status: 0 ok, 1 failure, 2 usage or invalid input, 3 no such\n"
+		"crucible volume, 4 leg not blank (format), 5 reconcile --wait did\n"
+		"not finish.  See cruciblectl(8).\n");
+}
+
+/*
+ * getopt_long over a subcommand's words.  Returns the option, -1 at the
+ * end, or -EINVAL with the reason in @err.
+ */
+static int next_opt(int argc, char **argv, const char *shortopts,
+		    const struct option *longopts, const char *cmd,
+		    struct cru_err *err)
+{
+	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+	if (c == '?') {
+		if (optopt)
+			return cru_err_set(err, -EINVAL,
+					   "%s: unknown option '-%c'", cmd,
+					   optopt);
+		return cru_err_set(err, -EINVAL, "%s: unknown option '%s'",
+				   cmd, argv[optind - 1]);
+	}
+	if (c == ':')
+		return cru_err_set(err, -EINVAL,
+				   "%s: option '%s' needs a value", cmd,
+				   argv[optind - 1]);
+	return c;
+}
+
+static int parse_uint_opt(const char *cmd, const char *opt, const char *val,
+			  unsigned int min, unsigned int *out,
+			  struct cru_err *err)
+{
+	uint64_t v;
+
+	if (cru_parse_u64(val, &v) || v < min || v > 86400 * 365)
+		return cru_err_set(err, -EINVAL,
+				   "%s: %s '%s' is not a number of seconds (%u or more)",
+				   cmd, opt, val, min);
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int parse_size_opt(const char *cmd, const char *opt, const char *val,
+			  uint64_t *out, struct cru_err *err)
+{
+	struct cru_err serr;
+
+	if (cru_parse_size(val, out, &serr))
+		return cru_err_set(err, -EINVAL, "%s: %s: %s", cmd, opt,
+				   serr.msg);
+	return 0;
+}
+
+/* Positional words of a subcommand: exactly @min..@max of them. */
+static int want_args(const char *cmd, int have, int min, int max,
+		     struct cru_err *err)
+{
+	if (have < min)
+		return cru_err_set(err, -EINVAL,
+				   "%s: missing arguments (see 'cruciblectl %s --help')",
+				   cmd, cmd);
+	if (have > max)
+		return cru_err_set(err, -EINVAL,
+				   "%s: too many arguments (see 'cruciblectl %s --help')",
+				   cmd, cmd);
+	return 0;
+}
+
+static int parse_format(int argc, char **argv, struct ctl_opts *o,
+			struct cru_err *err)
+{
+	static const struct option lo[] = {
+		{ "size", required_argument, NULL, 's' },
+		{ "region-size", required_argument, NULL, 'r' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool have_size = false;
+	int c, i, ret;
+
+	while ((c = next_opt(argc, argv, ":s:r:fh", lo, "format", err)) != -1) {
+		switch (c) {
+		case 's':
+			ret = parse_size_opt("format", "--size", optarg,
+					     &o->size, err);
+			if (ret)
+				return ret;
+			have_size = true;
+			break;
+		case 'r':
+			ret = parse_size_opt("format", "--region-size", optarg,
+					     &o->region_size, err);
+			if (ret)
+				return ret;
+			break;
+		case 'f':
+			o->force = true;
+			break;
+		case 'h':
+			o->help_cmd = o->cmd;
+			o->cmd = CTL_CMD_HELP;
+			return 0;
+		default:
+			return c;
+		}
+	}
+	ret = want_args("format", argc - optind, CRU_NR_LEGS, CRU_NR_LEGS, err);
+	if (ret)
+		return ret;
+	for (i = 0; i < CRU_NR_LEGS; i++)
+		o->legs[i] = argv[optind + i];
+	if (!have_size)
+		return cru_err_set(err, -EINVAL,
+				   "format: --size is required");
+	if (!o->size || o->size % 4096)
+		return cru_err_set(err, -EINVAL,
+				   "format: --size %llu bytes: must be a non-zero multiple of 4 KiB",
+				   (unsigned long long)o->size);
+	if (o->region_size &&
+	    (o->region_size < 65536 || o->region_size > (1ULL << 30) ||
+	     (o->region_size & (o->region_size - 1))))
+		return cru_err_set(err, -EINVAL,
+				   "format: --region-size %llu bytes: must be a power of two between 64 KiB and 1 GiB",
+				   (unsigned long long)o->region_size);
+	return 0;
+}
+
+/* Subcommands whose only option is --help (and, for status, --json). */
+static int parse_simple(int argc, char **argv, struct ctl_opts *o,
+			const char *cmd, int min, int max,
+			struct cru_err *err)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool status = o->cmd == CTL_CMD_STATUS;
+	int c;
+
+	while ((c = next_opt(argc, argv, status ? ":jh" : ":h",
+			     status ? lo : lo + 1, cmd, err)) != -1) {
+		switch (c) {
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			o->help_cmd = o->cmd;
+			o->cmd = CTL_CMD_HELP;
+			return 0;
+		default:
+			return c;
+		}
+	}
+	return want_args(cmd, argc - optind, min, max, err);
+}
+
+static int parse_reconcile(int argc, char **argv, struct ctl_opts *o,
+			   struct cru_err *err)
+{
+	static const struct option lo[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool have_timing = false;
+	const char *action;
+	int c, ret;
+
+	while ((c = next_opt(argc, argv, ":wi:t:h", lo, "reconcile", err)) != -1) {
+		switch (c) {
+		case 'w':
+			o->wait = true;
+			break;
+		case 'i':
+			ret = parse_uint_opt("reconcile", "--interval", optarg,
+					     1, &o->interval, err);
+			if (ret)
+				return ret;
+			have_timing = true;
+			break;
+		case 't':
+			ret = parse_uint_opt("reconcile", "--timeout", optarg,
+					     1, &o->timeout, err);
+			if (ret)
+				return ret;
+			have_timing = true;
+			break;
+		case 'h':
+			o->help_cmd = o->cmd;
+			o->cmd = CTL_CMD_HELP;
+			return 0;
+		default:
+			return c;
+		}
+	}
+	ret = want_args("reconcile", argc - optind, 2, 2, err);
+	if (ret)
+		return ret;
+	o->volume = argv[optind];
+	action = argv[optind + 1];
+	if (!strcmp(action, "start"))
+		o->reconcile = CTL_RECONCILE_START;
+	else if (!strcmp(action, "stop"))
+		o->reconcile = CTL_RECONCILE_STOP;
+	else
+		return cru_err_set(err, -EINVAL,
+				   "reconcile: unknown action '%s' (expected start or stop)",
+				   action);
+	if (have_timing && !o->wait)
+		return cru_err_set(err, -EINVAL,
+				   "reconcile: --interval and --timeout need --wait");
+	return 0;
+}
+
+static int parse_leg(int argc, char **argv, struct ctl_opts *o,
+		     struct cru_err *err)
+{
+	const char *action, *leg;
+	uint64_t n;
+	int ret;
+
+	ret = parse_simple(argc, argv, o, "leg", 3, 3, err);
+	if (ret || o->cmd == CTL_CMD_HELP)
+		return ret;
+	o->volume = argv[optind];
+	action = argv[optind + 1];
+	leg = argv[optind + 2];
+	if (!strcmp(action, "fail"))
+		o->leg_action = CTL_LEG_FAIL;
+	else if (!strcmp(action, "restore"))
+		o->leg_action = CTL_LEG_RESTORE;
+	else
+		return cru_err_set(err, -EINVAL,
+				   "leg: unknown action '%s' (expected fail or restore)",
+				   action);
+	if (cru_parse_u64(leg, &n) || n >= CRU_NR_LEGS)
+		return cru_err_set(err, -EINVAL,
+				   "leg: '%s' is not a leg (0, 1 or 2)", leg);
+	o->leg = (int)n;
+	return 0;
+}
+
+static enum ctl_cmd lookup_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return commands[i].cmd;
+	return CTL_CMD_NONE;
+}
+
+int ctl_parse_args(int argc, char **argv, struct ctl_opts *o,
+		   struct cru_err *err)
+{
+	static const struct option lo[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, sub_argc;
+	char **sub_argv;
+
+	memset(o, 0, sizeof(*o));
+	o->interval = 1;
+	opterr = 0;
+	optind = 0;	/* full re-initialisation: parse may run many times */
+
+	/* '+': stop at the subcommand, its options are its own. */
+	while ((c = next_opt(argc, argv, "+:vhV", lo, "cruciblectl", err)) != -1) {
+		switch (c) {
+		case 'v':
+			o->verbose++;
+			break;
+		case 'h':
+			o->cmd = CTL_CMD_HELP;
+			return 0;
+		case 'V':
+			o->cmd = CTL_CMD_VERSION;
+			return 0;
+		default:
+			return c;
+		}
+	}
+	if (optind >= argc)
+		return cru_err_set(err, -EINVAL,
+				   "no command given (see 'cruciblectl --help')");
+	if (!strcmp(argv[optind], "help")) {
+		o->cmd = CTL_CMD_HELP;
+		if (optind + 1 < argc)
+			o->help_cmd = lookup_cmd(argv[optind + 1]);
+		return 0;
+	}
+	o->cmd = lookup_cmd(argv[optind]);
+	if (o->cmd == CTL_CMD_NONE)
+		return cru_err_set(err, -EINVAL,
+				   "unknown command '%s' (see 'cruciblectl --help')",
+				   argv[optind]);
+
+	sub_argc = argc - optind;
+	sub_argv = argv + optind;
+	optind = 0;
+	switch (o->cmd) {
+	case CTL_CMD_FORMAT:
+		return parse_format(sub_argc, sub_argv, o, err);
+	case CTL_CMD_CREATE:
+		c = parse_simple(sub_argc, sub_argv, o, "create", 1, 1, err);
+		if (!c && o->cmd != CTL_CMD_HELP)
+			o->spec = sub_argv[optind];
+		return c;
+	case CTL_CMD_STATUS:
+		c = parse_simple(sub_argc, sub_argv, o, "status", 0, 1, err);
+		if (!c && o->cmd != CTL_CMD_HELP && optind < sub_argc)
+			o->volume = sub_argv[optind];
+		return c;
+	case CTL_CMD_RECONCILE:
+		return parse_reconcile(sub_argc, sub_argv, o, err);
+	case CTL_CMD_LEG:
+		return parse_leg(sub_argc, sub_argv, o, err);
+	case CTL_CMD_REMOVE:
+		c = parse_simple(sub_argc, sub_argv, o, "remove", 1, 1, err);
+		if (!c && o->cmd != CTL_CMD_HELP)
+			o->volume = sub_argv[optind];
+		return c;
+	default:
+		return cru_err_set(err, -EINVAL, "internal: command %d", o->cmd);
+	}
+}

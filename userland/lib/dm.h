@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libdevmapper helpers: find crucible volumes, read their status and
+ * table, send messages, create and remove them, and watch device-mapper
+ * events.  libdm's own messages go through our logger.
+ */
+#ifndef CRU_DM_H
+#define CRU_DM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "spec.h"
+#include "status.h"
+#include "table.h"
+
+struct cru_volume {
+	char name[CRU_NAME_MAX + 1];
+	uint64_t sectors;
+	uint32_t event_nr;
+	struct cru_status status;
+	struct cru_table table;
+};
+
+struct cru_dm_name {
+	char name[CRU_NAME_MAX + 1];
+	uint32_t event_nr;
+};
+
+/* Route libdm's log into ours; call once before anything else here. */
+void cru_dm_init(void);
+
+/*
+ * Names (and event numbers) of every device-mapper device whose table is
+ * one crucible target.  *@names is malloc'ed; free it.
+ */
+int cru_dm_list(struct cru_dm_name **names, size_t *count,
+		struct cru_err *err);
+
+/*
+ * Status and table of volume @name: -ENODEV if there is no such device,
+ * -EMEDIUMTYPE if it is not a crucible volume, -EPROTO if its status or
+ * table cannot be parsed.
+ */
+int cru_dm_volume_read(const char *name, struct cru_volume *vol,
+		       struct cru_err *err);
+
+/* Send `dmsetup message <name> 0 <msg>`. */
+int cru_dm_message(const char *name, const char *msg, struct cru_err *err);
+
+/* Every leg and the parent named by path exists and is a block device. */
+int cru_dm_check_devices(const struct cru_table *t, struct cru_err *err);
+
+/* Create and activate @name with one crucible target of @sectors. */
+int cru_dm_create(const char *name, uint64_t sectors, const char *params,
+		  struct cru_err *err);
+
+/* Remove @name (it must be a crucible volume). */
+int cru_dm_remove(const char *name, struct cru_err *err);
+
+/*
+ * Event watching, as multipathd does it: a file descriptor of
+ * /dev/mapper/control polls readable after any device-mapper event
+ * since it was last armed.  Arm it before reading the state you compare
+ * against, so that no event falls between the two.
+ */
+int cru_dm_event_open(struct cru_err *err);
+int cru_dm_event_arm(int fd, struct cru_err *err);
+
+#endif /* CRU_DM_H */

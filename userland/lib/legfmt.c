@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Formatting a leg set.
+ */
+#include "legfmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "parse.h"
+
+_Static_assert(sizeof(struct crucible_sb) == CRUCIBLE_BLOCK_SIZE,
+	       "superblock is one block");
+
+#define ZERO_CHUNK (1024 * 1024)
+
+struct leg {
+	const char *path;
+	int fd;
+	bool is_bdev;
+	struct stat st;
+	uint64_t bytes;
+};
+
+void cru_uuid_str(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		 u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+void cru_format_sb(struct crucible_sb *sb, const struct crucible_geometry *geo,
+		   const uint8_t uuid[16], uint64_t seed, unsigned int leg_index)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->magic = cpu_to_le64(CRUCIBLE_MAGIC);
+	sb->version = cpu_to_le32(CRUCIBLE_FORMAT_VERSION);
+	sb->leg_index = cpu_to_le32(leg_index);
+	sb->nr_legs = cpu_to_le32(CRUCIBLE_NR_LEGS);
+	sb->block_size = cpu_to_le32(CRUCIBLE_BLOCK_SIZE);
+	sb->seq = cpu_to_le64(1);
+	memcpy(sb->uuid, uuid, sizeof(sb->uuid));
+	sb->volume_blocks = cpu_to_le64(geo->volume_blocks);
+	sb->region_blocks = cpu_to_le32(geo->region_blocks);
+	sb->region_table_start = cpu_to_le64(geo->region_table_start);
+	sb->record_start = cpu_to_le64(geo->record_start);
+	sb->data_start = cpu_to_le64(geo->data_start);
+	/* generation 0, flush 0: the first activation stamps both. */
+	sb->seed = cpu_to_le64(seed);
+	/* leg_state all CRUCIBLE_LEG_OK (0), owner empty, flags 0. */
+	crucible_sb_seal(sb);
+}
+
+static void legs_close(struct leg *legs)
+{
+	int i;
+
+	for (i = 0; i < CRU_NR_LEGS; i++)
+		if (legs[i].fd >= 0)
+			close(legs[i].fd);
+}
+
+static int leg_open(struct leg *leg, int idx, struct cru_err *err)
+{
+	struct stat st;
+
+	if (stat(leg->path, &st))
+		return cru_err_set(err, -errno, "leg %d (%s): %s", idx,
+				   leg->path, strerror(errno));
+	leg->is_bdev = S_ISBLK(st.st_mode);
+	if (!leg->is_bdev && !S_ISREG(st.st_mode))
+		return cru_err_set(err, -EINVAL,
+				   "leg %d (%s): not a block device or regular file",
+				   idx, leg->path);
+	/* O_EXCL on a block device: refuse one that is mounted or mapped. */
+	leg->fd = open(leg->path,
+		       O_RDWR | O_CLOEXEC | (leg->is_bdev ? O_EXCL : 0));
+	if (leg->fd < 0) {
+		if (errno == EBUSY)
+			return cru_err_set(err, -EBUSY,
+					   "leg %d (%s): in use (mounted, or part of another device)",
+					   idx, leg->path);
+		return cru_err_set(err, -errno, "leg %d (%s): cannot open: %s",
+				   idx, leg->path, strerror(errno));
+	}
+	if (fstat(leg->fd, &leg->st))
+		return cru_err_set(err, -errno, "leg %d (%s): %s", idx,
+				   leg->path, strerror(errno));
+	if (leg->is_bdev) {
+		if (ioctl(leg->fd, BLKGETSIZE64, &leg->bytes))
+			return cru_err_set(err, -errno,
+					   "leg %d (%s): cannot read its size: %s",
+					   idx, leg->path, strerror(errno));
+	} else {
+		leg->bytes = leg->st.st_size;
+	}
+	return 0;
+}
+
+static bool same_leg(const struct leg *a, const struct leg *b)
+{
+	if (a->is_bdev != b->is_bdev)
+		return false;
+	if (a->is_bdev)
+		return a->st.st_rdev == b->st.st_rdev;
+	return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* 0 if blank, -EEXIST (with the reason) if not. */
+static int leg_blank_check(const struct leg *leg, int idx, uint8_t *buf,
+			   struct cru_err *err)
+{
+	size_t len = CRU_BLANK_CHECK_BYTES;
+	const struct crucible_sb *sb = (const struct crucible_sb *)buf;
+	enum crucible_sb_verdict v[2];
+	ssize_t n;
+	int c;
+
+	if (leg->bytes < len)
+		len = leg->bytes;
+	n = pread(leg->fd, buf, len, 0);
+	if (n < 0)
+		return cru_err_set(err, -errno, "leg %d (%s): cannot read: %s",
+				   idx, leg->path, strerror(errno));
+	if ((size_t)n != len)
+		return cru_err_set(err, -EIO, "leg %d (%s): short read",
+				   idx, leg->path);
+	if (all_zero(buf, len))
+		return 0;
+	for (c = 0; c < 2; c++)
+		v[c] = crucible_sb_check(&sb[c]);
+	for (c = 0; c < 2; c++) {
+		char uuid[37];
+
+		if (v[c] == CRUCIBLE_SB_BLANK)
+			continue;
+		if (v[c] == CRUCIBLE_SB_VALID) {
+			cru_uuid_str(sb[c].uuid, uuid);
+			return cru_err_set(err, -EEXIST,
+					   "leg %d (%s): already formatted (leg %u of volume %s); use --force to overwrite",
+					   idx, leg->path,
+					   le32_to_cpu(sb[c].leg_index), uuid);
+		}
+		return cru_err_set(err, -EEXIST,
+				   "leg %d (%s): carries a crucible superblock (%s); use --force to overwrite",
+				   idx, leg->path, crucible_sb_verdict_str(v[c]));
+	}
+	return cru_err_set(err, -EEXIST,
+			   "leg %d (%s): not blank (non-zero data in its first %d KiB: a filesystem or partition table?); use --force to overwrite",
+			   idx, leg->path, CRU_BLANK_CHECK_BYTES / 1024);
+}
+
+static int write_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= n;
+		off += n;
+	}
+	return 0;
+}
+
+/* Zero bytes [0, len) of the leg: old records must not survive. */
+static int leg_zero(const struct leg *leg, uint64_t len, const uint8_t *zero)
+{
+	uint64_t off;
+	int ret;
+
+	if (leg->is_bdev) {
+		uint64_t range[2] = { 0, len };
+
+		if (!ioctl(leg->fd, BLKZEROOUT, range))
+			return 0;
+	} else if (!fallocate(leg->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+			      0, len)) {
+		return 0;
+	}
+	for (off = 0; off < len; off += ZERO_CHUNK) {
+		uint64_t n = len - off < ZERO_CHUNK ? len - off : ZERO_CHUNK;
+
+		ret = write_all(leg->fd, zero, n, off);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_sizes(const struct cru_format_opts *opts,
+		       struct crucible_geometry *geo, struct cru_err *err)
+{
+	uint64_t region = opts->region_bytes ? opts->region_bytes :
+			  (uint64_t)CRUCIBLE_DEFAULT_REGION_BLOCKS *
+			  CRUCIBLE_BLOCK_SIZE;
+
+	if (!opts->volume_bytes || opts->volume_bytes % CRUCIBLE_BLOCK_SIZE)
+		return cru_err_set(err, -EINVAL,
+				   "size %llu bytes: must be a non-zero multiple of 4 KiB",
+				   (unsigned long long)opts->volume_bytes);
+	if (region % CRUCIBLE_BLOCK_SIZE ||
+	    !crucible_region_blocks_valid(region / CRUCIBLE_BLOCK_SIZE))
+		return cru_err_set(err, -EINVAL,
+				   "region size %llu bytes: must be a power of two between 64 KiB and 1 GiB",
+				   (unsigned long long)region);
+	if (crucible_geometry_init(geo, opts->volume_bytes / CRUCIBLE_BLOCK_SIZE,
+				   region / CRUCIBLE_BLOCK_SIZE))
+		return cru_err_set(err, -EINVAL,
+				   "size %llu bytes: too large",
+				   (unsigned long long)opts->volume_bytes);
+	return 0;
+}
+
+int cru_format_legs(const char *const paths[CRU_NR_LEGS],
+		    const struct cru_format_opts *opts,
+		    struct cru_format_result *res, struct cru_err *err)
+{
+	struct leg legs[CRU_NR_LEGS];
+	struct crucible_sb sb;
+	uint8_t *buf = NULL;
+	uint64_t need;
+	int i, j, c, ret;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		memset(&legs[i], 0, sizeof(legs[i]));
+		legs[i].fd = -1;
+		legs[i].path = paths[i];
+	}
+	ret = check_sizes(opts, &res->geo, err);
+	if (ret)
+		return ret;
+	need = res->geo.leg_blocks * CRUCIBLE_BLOCK_SIZE;
+
+	buf = calloc(1, ZERO_CHUNK);
+	if (!buf)
+		return cru_err_set(err, -ENOMEM, "out of memory");
+
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		ret = leg_open(&legs[i], i, err);
+		if (ret)
+			goto out;
+		for (j = 0; j < i; j++)
+			if (same_leg(&legs[i], &legs[j])) {
+				ret = cru_err_set(err, -EINVAL,
+						  "legs %d and %d are the same device (%s)",
+						  j, i, legs[i].path);
+				goto out;
+			}
+		if (legs[i].bytes < need) {
+			char have[32], want[32];
+
+			cru_format_size(legs[i].bytes, have, sizeof(have));
+			cru_format_size(need, want, sizeof(want));
+			ret = cru_err_set(err, -ENOSPC,
+					  "leg %d (%s): too small (%s, a volume of this size needs %s per leg)",
+					  i, legs[i].path, have, want);
+			goto out;
+		}
+	}
+	/* Check every leg before writing any: never leave a mixed set. */
+	for (i = 0; i < CRU_NR_LEGS && !opts->force; i++) {
+		ret = leg_blank_check(&legs[i], i, buf, err);
+		if (ret)
+			goto out;
+	}
+	memset(buf, 0, ZERO_CHUNK);
+
+	if (getrandom(res->uuid, sizeof(res->uuid), 0) != sizeof(res->uuid) ||
+	    getrandom(&res->seed, sizeof(res->seed), 0) != sizeof(res->seed)) {
+		ret = cru_err_set(err, -EIO, "cannot get random bytes: %s",
+				  strerror(errno));
+		goto out;
+	}
+	res->uuid[6] = (res->uuid[6] & 0x0f) | 0x40;	/* version 4 */
+	res->uuid[8] = (res->uuid[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		ret = leg_zero(&legs[i],
+			       res->geo.data_start * CRUCIBLE_BLOCK_SIZE, buf);
+		if (ret) {
+			cru_err_set(err, ret, "leg %d (%s): cannot zero its metadata area: %s",
+				    i, legs[i].path, strerror(-ret));
+			goto out;
+		}
+		cru_format_sb(&sb, &res->geo, res->uuid, res->seed, i);
+		for (c = 0; c < CRUCIBLE_SB_COPIES && !ret; c++)
+			ret = write_all(legs[i].fd, &sb, sizeof(sb),
+					(off_t)c * CRUCIBLE_BLOCK_SIZE);
+		if (!ret && fsync(legs[i].fd))
+			ret = -errno;
+		if (ret) {
+			cru_err_set(err, ret, "leg %d (%s): cannot write its superblock: %s",
+				    i, legs[i].path, strerror(-ret));
+			goto out;
+		}
+	}
+out:
+	legs_close(legs);
+	free(buf);
+	return ret;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * JSON volume spec (Documentation/cruciblectl.rst, "Volume spec"):
+ *
+ *   {
+ *     "name": "vol",                        required, a device-mapper name
+ *     "size": "1G" | 1073741824,            required, multiple of 4 KiB
+ *     "legs": ["/dev/a", "/dev/b", "/dev/c"],  required, three devices
+ *     "parent": null | "/dev/origin",       optional read-only origin
+ *     "generation": 7,                      optional activation generation
+ *     "region_size": "1M" | 1048576,        optional, 64 KiB .. 1 GiB
+ *     "owner": "host-a"                     optional owner id
+ *   }
+ *
+ * turned into the crucible table.  Errors name the field.
+ */
+#ifndef CRU_SPEC_H
+#define CRU_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "table.h"
+
+#define CRU_NAME_MAX 127	/* DM_NAME_LEN - 1 */
+
+struct cru_spec {
+	char name[CRU_NAME_MAX + 1];
+	uint64_t size;			/* bytes */
+	struct cru_table table;
+};
+
+int cru_spec_parse(const char *json, struct cru_spec *spec,
+		   struct cru_err *err);
+/* Reads @path ("-" is stdin) and parses it. */
+int cru_spec_parse_file(const char *path, struct cru_spec *spec,
+			struct cru_err *err);
+
+static inline uint64_t cru_spec_sectors(const struct cru_spec *spec)
+{
+	return spec->size >> 9;
+}
+
+/* "0 <sectors> crucible <params>" */
+int cru_spec_table_line(const struct cru_spec *spec, char *buf, size_t len,
+			struct cru_err *err);
+
+/* A name device-mapper accepts and that is safe in /dev/mapper. */
+bool cru_volume_name_valid(const char *name);
+
+#endif /* CRU_SPEC_H */

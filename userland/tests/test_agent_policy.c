@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * crucible-agent's policy: which status changes it reports, and when it
+ * starts a repair.
+ */
+#include <syslog.h>
+
+#include "test.h"
+
+#include "../crucible-agent/policy.h"
+
+static struct cru_status st(const char *line)
+{
+	struct cru_status s;
+	struct cru_err err;
+
+	if (cru_status_parse(line, &s, &err))
+		fail_msg("bad test status '%s': %s", line, err.msg);
+	return s;
+}
+
+static size_t diff(const char *prev, const char *cur, struct agent_event *ev)
+{
+	struct cru_status a = st(prev), b = st(cur);
+
+	return agent_diff(&a, &b, ev, AGENT_MAX_EVENTS);
+}
+
+#define HEALTHY "1 rw 3 100 AAA 64/64 - idle 10 20 3 0 0 0 0 0"
+
+static void first_sight_is_reported_once(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+	struct cru_status s = st(HEALTHY);
+	char line[256];
+
+	(void)state;
+	assert_int_equal(agent_diff(NULL, &s, ev, AGENT_MAX_EVENTS), 1);
+	assert_int_equal(ev[0].kind, AGENT_EV_FOUND);
+	assert_int_equal(agent_event_str("vol0", &s, &ev[0], line, sizeof(line)),
+			 LOG_INFO);
+	assert_string_equal(line, "vol0: watching: mode rw, legs AAA, 64/64 regions in sync, repair idle");
+	assert_int_equal(diff(HEALTHY, HEALTHY, ev), 0);
+}
+
+static void leg_fault_is_reported_with_its_errors(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+	struct cru_status cur = st("1 rw 3 101 AAF 64/64 - idle 10 21 3 0 0 0 0 2");
+	char line[256];
+	size_t n;
+
+	(void)state;
+	n = agent_diff((struct cru_status[]){ st(HEALTHY) }, &cur, ev,
+		       AGENT_MAX_EVENTS);
+	assert_int_equal(n, 2);
+	assert_int_equal(ev[0].kind, AGENT_EV_LEG_ERRORS);
+	assert_int_equal(ev[0].leg, 2);
+	assert_int_equal(ev[0].value, 2);
+	assert_int_equal(ev[1].kind, AGENT_EV_LEG_FAULTED);
+	assert_int_equal(ev[1].leg, 2);
+	assert_int_equal(agent_event_str("vol0", &cur, &ev[1], line, sizeof(line)),
+			 LOG_WARNING);
+	assert_string_equal(line, "vol0: leg 2 faulted (2 I/O errors), legs AAF");
+}
+
+static void leg_return_and_resync_are_reported(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+	struct cru_status cur = st("1 rw 3 101 AAA 64/64 - idle 0 0 0 0 9 0 0 2");
+	char line[256];
+
+	(void)state;
+	assert_int_equal(diff("1 rw 3 101 AAF 64/64 - idle 0 0 0 0 0 0 0 2",
+			      "1 rw 3 101 AAS 60/64 - running 0 0 0 0 0 0 0 2", ev), 2);
+	assert_int_equal(ev[0].kind, AGENT_EV_LEG_BACK);
+	assert_int_equal(ev[0].leg, 2);
+	assert_int_equal(ev[1].kind, AGENT_EV_REPAIR_STARTED);
+
+	assert_int_equal(diff("1 rw 3 101 AAS 60/64 - running 0 0 0 0 0 0 0 2",
+			      "1 rw 3 101 AAA 64/64 - idle 0 0 0 0 9 0 0 2", ev), 2);
+	assert_int_equal(ev[0].kind, AGENT_EV_LEG_IN_SYNC);
+	assert_int_equal(ev[1].kind, AGENT_EV_REPAIR_DONE);
+	agent_event_str("vol0", &cur, &ev[1], line, sizeof(line));
+	assert_string_equal(line, "vol0: repair done, 64/64 regions in sync, 9 blocks repaired, legs AAA");
+}
+
+static void operator_disable_and_stale_legs(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+
+	(void)state;
+	assert_int_equal(diff(HEALTHY, "1 rw 3 100 DAA 64/64 - idle 10 20 3 0 0 0 0 0", ev), 1);
+	assert_int_equal(ev[0].kind, AGENT_EV_LEG_DISABLED);
+	assert_int_equal(ev[0].leg, 0);
+	assert_int_equal(diff("1 rw 3 100 DAA 64/64 - idle 10 20 3 0 0 0 0 0",
+			      "1 rw 3 100 SAA 60/64 - paused 10 20 3 0 0 0 0 0", ev), 2);
+	assert_int_equal(ev[0].kind, AGENT_EV_LEG_BACK);
+	assert_int_equal(ev[1].kind, AGENT_EV_REPAIR_PAUSED);
+	assert_int_equal(diff(HEALTHY, "1 rw 3 100 ASA 63/64 - waiting 10 20 3 0 0 0 0 0", ev), 2);
+	assert_int_equal(ev[0].kind, AGENT_EV_LEG_STALE);
+	assert_int_equal(ev[0].leg, 1);
+	assert_int_equal(ev[1].kind, AGENT_EV_REPAIR_WAITING);
+}
+
+static void mode_mismatches_and_hydration(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+	struct cru_status failed = st("1 failed 3 100 FFF 0/64 - waiting 10 20 3 0 0 1 1 1");
+	char line[256];
+
+	(void)state;
+	assert_int_equal(diff(HEALTHY, "1 rw 3 100 AAA 64/64 - idle 10 20 3 5 5 0 0 0", ev), 1);
+	assert_int_equal(ev[0].kind, AGENT_EV_MISMATCHES);
+	assert_int_equal(ev[0].value, 5);
+
+	assert_true(diff(HEALTHY, "1 failed 3 100 FFF 0/64 - waiting 10 20 3 0 0 1 1 1", ev) >= 4);
+	assert_int_equal(ev[0].kind, AGENT_EV_MODE);
+	assert_int_equal(agent_event_str("v", &failed, &ev[0], line, sizeof(line)), LOG_ERR);
+	assert_string_equal(line, "v: mode is now failed");
+
+	assert_int_equal(diff("1 rw 3 100 AAA 64/64 100/200 idle 0 0 0 0 0 0 0 0",
+			      "1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0", ev), 1);
+	assert_int_equal(ev[0].kind, AGENT_EV_HYDRATION_DONE);
+	assert_int_equal(diff("1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0",
+			      "1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0", ev), 0);
+}
+
+static void counter_reset_is_not_an_event(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+
+	(void)state;
+	assert_int_equal(diff("1 rw 3 100 AAA 64/64 - idle 10 20 3 7 7 1 2 3",
+			      "1 rw 3 100 AAA 64/64 - idle 0 0 0 0 0 0 0 0", ev), 0);
+}
+
+/* Run agent_decide as the agent does: decide, then remember the status. */
+static enum agent_decision decide(struct agent_volume *v, const char *line,
+				  bool auto_reconcile, double now)
+{
+	struct cru_status s = st(line);
+	enum agent_decision d = agent_decide(v, &s, auto_reconcile, now);
+
+	v->status = s;
+	v->have_status = true;
+	return d;
+}
+
+#define PAUSED_STALE "1 rw 3 100 AAS 60/64 - paused 0 0 0 0 0 0 0 0"
+#define RUNNING "1 rw 3 100 AAS 61/64 - running 0 0 0 0 0 0 0 0"
+
+static void paused_stale_volume_gets_a_repair(void **state)
+{
+	struct agent_volume v = { .name = "vol0" };
+
+	(void)state;
+	assert_int_equal(decide(&v, PAUSED_STALE, true, 100.0), AGENT_START_REPAIR);
+	assert_int_equal(v.attempts, 1);
+	/* Still paused right after: back off instead of hammering. */
+	assert_int_equal(decide(&v, PAUSED_STALE, true, 101.0), AGENT_BACKOFF);
+	assert_int_equal(decide(&v, PAUSED_STALE, true, 105.0), AGENT_START_REPAIR);
+	assert_int_equal(v.attempts, 2);
+	assert_true(v.next_attempt == 115.0);
+	/* It runs: the slate is clean again. */
+	assert_int_equal(decide(&v, RUNNING, true, 106.0), AGENT_NONE);
+	assert_int_equal(v.attempts, 0);
+}
+
+static void nothing_to_repair_means_no_repair(void **state)
+{
+	static const char *const lines[] = {
+		HEALTHY,
+		"1 rw 3 100 AAA 64/64 - paused 0 0 0 0 0 0 0 0",	/* in sync */
+		RUNNING,
+		"1 rw 3 100 AFS 60/64 - waiting 0 0 0 0 0 0 0 0",
+		"1 fenced 3 100 AAS 60/64 - paused 0 0 0 0 0 0 0 0",
+		"1 failed 3 100 FFF 0/64 - paused 0 0 0 0 0 0 0 0",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(lines); i++) {
+		struct agent_volume v = { .name = "v" };
+
+		if (decide(&v, lines[i], true, 0) != AGENT_NONE)
+			fail_msg("decided to act on '%s'", lines[i]);
+	}
+}
+
+static void no_reconcile_policy_only_watches(void **state)
+{
+	struct agent_volume v = { .name = "v" };
+
+	(void)state;
+	assert_int_equal(decide(&v, PAUSED_STALE, false, 0), AGENT_NONE);
+	assert_int_equal(decide(&v, PAUSED_STALE, false, 1000), AGENT_NONE);
+}
+
+static void operator_stop_is_respected_until_a_leg_returns(void **state)
+{
+	struct agent_volume v = { .name = "v" };
+
+	(void)state;
+	assert_int_equal(decide(&v, RUNNING, true, 0), AGENT_NONE);
+	/* running -> paused with no leg returning: someone said stop. */
+	assert_int_equal(decide(&v, PAUSED_STALE, true, 1), AGENT_HOLD);
+	assert_int_equal(decide(&v, PAUSED_STALE, true, 500), AGENT_NONE);
+	/* A leg fails and comes back: its regions need repair anyway. */
+	assert_int_equal(decide(&v, "1 rw 3 100 AFS 60/64 - paused 0 0 0 0 0 0 0 0",
+				true, 501), AGENT_NONE);
+	assert_int_equal(decide(&v, "1 rw 3 100 ASS 40/64 - paused 0 0 0 0 0 0 0 0",
+				true, 502), AGENT_START_REPAIR);
+}
+
+static void operator_restart_clears_the_hold(void **state)
+{
+	struct agent_volume v = { .name = "v" };
+
+	(void)state;
+	decide(&v, RUNNING, true, 0);
+	assert_int_equal(decide(&v, PAUSED_STALE, true, 1), AGENT_HOLD);
+	assert_int_equal(decide(&v, RUNNING, true, 2), AGENT_NONE);
+	assert_false(v.operator_paused);
+	/* Paused again later, first seen paused by a restarted agent. */
+	v.have_status = false;
+	assert_int_equal(decide(&v, PAUSED_STALE, true, 3), AGENT_START_REPAIR);
+}
+
+static void backoff_doubles_up_to_five_minutes(void **state)
+{
+	(void)state;
+	assert_true(agent_backoff(1) == 5.0);
+	assert_true(agent_backoff(2) == 10.0);
+	assert_true(agent_backoff(3) == 20.0);
+	assert_true(agent_backoff(7) == 300.0);
+	assert_true(agent_backoff(100) == 300.0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(first_sight_is_reported_once),
+		cmocka_unit_test(leg_fault_is_reported_with_its_errors),
+		cmocka_unit_test(leg_return_and_resync_are_reported),
+		cmocka_unit_test(operator_disable_and_stale_legs),
+		cmocka_unit_test(mode_mismatches_and_hydration),
+		cmocka_unit_test(counter_reset_is_not_an_event),
+		cmocka_unit_test(paused_stale_volume_gets_a_repair),
+		cmocka_unit_test(nothing_to_repair_means_no_repair),
+		cmocka_unit_test(no_reconcile_policy_only_watches),
+		cmocka_unit_test(operator_stop_is_respected_until_a_leg_returns),
+		cmocka_unit_test(operator_restart_clears_the_hold),
+		cmocka_unit_test(backoff_doubles_up_to_five_minutes),
+	};
+
+	return cmocka_run_group_tests_name("crucible-agent policy", tests, NULL, NULL);
+}

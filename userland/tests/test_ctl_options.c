@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cruciblectl's command line.
+ */
+#include "test.h"
+
+#include "../cruciblectl/options.h"
+
+/* Parse a NULL-terminated list of words as argv (getopt permutes it). */
+static int parse(struct ctl_opts *o, struct cru_err *err, ...)
+{
+	static char *argv[32];
+	static char words[32][128];
+	const char *w;
+	va_list ap;
+	int argc = 0;
+
+	argv[argc] = words[argc];
+	strcpy(words[argc++], "cruciblectl");
+	va_start(ap, err);
+	while ((w = va_arg(ap, const char *))) {
+		snprintf(words[argc], sizeof(words[argc]), "%s", w);
+		argv[argc] = words[argc];
+		argc++;
+	}
+	va_end(ap);
+	argv[argc] = NULL;
+	err->msg[0] = '\0';
+	return ctl_parse_args(argc, argv, o, err);
+}
+
+static void format_with_every_option(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "format", "/dev/a", "/dev/b", "/dev/c",
+			       "--size", "1G", "--region-size", "2M", "--force",
+			       NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_FORMAT);
+	assert_string_equal(o.legs[0], "/dev/a");
+	assert_string_equal(o.legs[1], "/dev/b");
+	assert_string_equal(o.legs[2], "/dev/c");
+	assert_int_equal(o.size, 1 << 30);
+	assert_int_equal(o.region_size, 2 << 20);
+	assert_true(o.force);
+}
+
+static void format_options_before_the_legs(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "-v", "format", "-s", "64M", "a", "b",
+			       "c", NULL), 0);
+	assert_int_equal(o.verbose, 1);
+	assert_int_equal(o.size, 64 << 20);
+	assert_int_equal(o.region_size, 0);
+	assert_false(o.force);
+	assert_string_equal(o.legs[2], "c");
+}
+
+static void format_usage_errors(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", NULL), -EINVAL);
+	assert_contains(err.msg, "--size is required");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "--size", "1G", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "missing arguments");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "d", "--size",
+			       "1G", NULL), -EINVAL);
+	assert_contains(err.msg, "too many arguments");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size",
+			       "1Q", NULL), -EINVAL);
+	assert_contains(err.msg, "--size");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size",
+			       "1000", NULL), -EINVAL);
+	assert_contains(err.msg, "multiple of 4 KiB");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size",
+			       "1G", "--region-size", "3M", NULL), -EINVAL);
+	assert_contains(err.msg, "--region-size");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "needs a value");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size", "1G",
+			       "--bogus", NULL), -EINVAL);
+	assert_contains(err.msg, "unknown option '--bogus'");
+	assert_int_equal(parse(&o, &err, "format", "-x", NULL), -EINVAL);
+	assert_contains(err.msg, "unknown option '-x'");
+}
+
+static void create_takes_one_spec(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "create", "vol.json", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_CREATE);
+	assert_string_equal(o.spec, "vol.json");
+	assert_int_equal(parse(&o, &err, "create", "-", NULL), 0);
+	assert_string_equal(o.spec, "-");
+	assert_int_equal(parse(&o, &err, "create", NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "create", "a", "b", NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "create", "--json", "a", NULL), -EINVAL);
+}
+
+static void status_of_all_or_one(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "status", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_STATUS);
+	assert_null(o.volume);
+	assert_false(o.json);
+	assert_int_equal(parse(&o, &err, "status", "vol0", "--json", NULL), 0);
+	assert_string_equal(o.volume, "vol0");
+	assert_true(o.json);
+	assert_int_equal(parse(&o, &err, "status", "-j", NULL), 0);
+	assert_true(o.json);
+	assert_int_equal(parse(&o, &err, "status", "a", "b", NULL), -EINVAL);
+}
+
+static void reconcile_actions_and_wait(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "reconcile", "vol0", "start", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_RECONCILE);
+	assert_string_equal(o.volume, "vol0");
+	assert_int_equal(o.reconcile, CTL_RECONCILE_START);
+	assert_false(o.wait);
+	assert_int_equal(o.interval, 1);
+	assert_int_equal(o.timeout, 0);
+
+	assert_int_equal(parse(&o, &err, "reconcile", "--wait", "vol0", "start",
+			       "--interval", "2", "--timeout", "30", NULL), 0);
+	assert_true(o.wait);
+	assert_int_equal(o.interval, 2);
+	assert_int_equal(o.timeout, 30);
+
+	assert_int_equal(parse(&o, &err, "reconcile", "vol0", "stop", "-w", NULL), 0);
+	assert_int_equal(o.reconcile, CTL_RECONCILE_STOP);
+	assert_true(o.wait);
+
+	assert_int_equal(parse(&o, &err, "reconcile", "vol0", "go", NULL), -EINVAL);
+	assert_contains(err.msg, "unknown action 'go'");
+	assert_int_equal(parse(&o, &err, "reconcile", "vol0", NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "reconcile", "vol0", "start",
+			       "--timeout", "5", NULL), -EINVAL);
+	assert_contains(err.msg, "need --wait");
+	assert_int_equal(parse(&o, &err, "reconcile", "vol0", "start", "--wait",
+			       "--interval", "0", NULL), -EINVAL);
+	assert_contains(err.msg, "--interval");
+}
+
+static void leg_fail_and_restore(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "fail", "1", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_LEG);
+	assert_string_equal(o.volume, "vol0");
+	assert_int_equal(o.leg_action, CTL_LEG_FAIL);
+	assert_int_equal(o.leg, 1);
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "restore", "2", NULL), 0);
+	assert_int_equal(o.leg_action, CTL_LEG_RESTORE);
+	assert_int_equal(o.leg, 2);
+
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "fail", "3", NULL), -EINVAL);
+	assert_contains(err.msg, "'3' is not a leg");
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "kill", "0", NULL), -EINVAL);
+	assert_contains(err.msg, "unknown action 'kill'");
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "fail", NULL), -EINVAL);
+}
+
+static void remove_takes_one_volume(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "remove", "vol0", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_REMOVE);
+	assert_string_equal(o.volume, "vol0");
+	assert_int_equal(parse(&o, &err, "remove", NULL), -EINVAL);
+}
+
+static void help_and_version(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "--help", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_HELP);
+	assert_int_equal(o.help_cmd, CTL_CMD_NONE);
+	assert_int_equal(parse(&o, &err, "-V", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_VERSION);
+	assert_int_equal(parse(&o, &err, "status", "--help", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_HELP);
+	assert_int_equal(o.help_cmd, CTL_CMD_STATUS);
+	assert_int_equal(parse(&o, &err, "help", "reconcile", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_HELP);
+	assert_int_equal(o.help_cmd, CTL_CMD_RECONCILE);
+	assert_int_equal(parse(&o, &err, "format", "-h", NULL), 0);
+	assert_int_equal(o.help_cmd, CTL_CMD_FORMAT);
+}
+
+static void unknown_or_missing_command(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, NULL), -EINVAL);
+	assert_contains(err.msg, "no command");
+	assert_int_equal(parse(&o, &err, "frobnicate", NULL), -EINVAL);
+	assert_contains(err.msg, "unknown command 'frobnicate'");
+	assert_int_equal(parse(&o, &err, "--bogus", "status", NULL), -EINVAL);
+	assert_contains(err.msg, "--bogus");
+}
+
+static void usage_lists_every_command(void **state)
+{
+	static const enum ctl_cmd cmds[] = {
+		CTL_CMD_FORMAT, CTL_CMD_CREATE, CTL_CMD_STATUS,
+		CTL_CMD_RECONCILE, CTL_CMD_LEG, CTL_CMD_REMOVE,
+	};
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+
+	(void)state;
+	ctl_usage(f, CTL_CMD_NONE);
+	fclose(f);
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+		assert_contains(text, ctl_cmd_name(cmds[i]));
+	assert_contains(text, "--version");
+	assert_contains(text, "Exit status");
+	free(text);
+
+	f = open_memstream(&text, &len);
+	ctl_usage(f, CTL_CMD_RECONCILE);
+	fclose(f);
+	assert_contains(text, "--wait");
+	assert_contains(text, "--timeout");
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(format_with_every_option),
+		cmocka_unit_test(format_options_before_the_legs),
+		cmocka_unit_test(format_usage_errors),
+		cmocka_unit_test(create_takes_one_spec),
+		cmocka_unit_test(status_of_all_or_one),
+		cmocka_unit_test(reconcile_actions_and_wait),
+		cmocka_unit_test(leg_fail_and_restore),
+		cmocka_unit_test(remove_takes_one_volume),
+		cmocka_unit_test(help_and_version),
+		cmocka_unit_test(unknown_or_missing_command),
+		cmocka_unit_test(usage_lists_every_command),
+	};
+
+	return cmocka_run_group_tests_name("cruciblectl options", tests, NULL, NULL);
+}

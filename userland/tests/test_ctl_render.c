@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What `cruciblectl status` shows, in both forms, and when `reconcile
+ * --wait` stops waiting.
+ */
+#include "test.h"
+
+#include "../cruciblectl/render.h"
+
+/* A volume as cru_dm_volume_read would fill it from these two lines. */
+static void make_volume(struct cru_volume *v, const char *name,
+			uint64_t sectors, const char *status,
+			const char *table)
+{
+	struct cru_err err;
+
+	memset(v, 0, sizeof(*v));
+	strcpy(v->name, name);
+	v->sectors = sectors;
+	if (cru_status_parse(status, &v->status, &err))
+		fail_msg("status: %s", err.msg);
+	if (cru_table_parse(table, &v->table, &err))
+		fail_msg("table: %s", err.msg);
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		fail_msg("no key '%s' in %s", key, json_object_to_json_string(o));
+	return v;
+}
+
+static void json_of_a_degraded_volume(void **state)
+{
+	struct cru_volume v;
+	json_object *o, *leg, *counters;
+
+	(void)state;
+	make_volume(&v, "vol0", 2097152,
+		    "1 rw 7 99 ASF 1000/1024 - running 1 2 3 4 5 0 0 17",
+		    "253:1 253:2 253:3 - 4 generation 7 owner host-a");
+	o = ctl_volume_json(&v);
+	assert_string_equal(json_object_get_string(get(o, "name")), "vol0");
+	assert_int_equal(json_object_get_uint64(get(o, "size_bytes")), 1 << 30);
+	assert_string_equal(json_object_get_string(get(o, "mode")), "rw");
+	assert_int_equal(json_object_get_uint64(get(o, "generation")), 7);
+	assert_int_equal(json_object_get_uint64(get(o, "flush")), 99);
+	assert_int_equal(json_object_get_uint64(get(get(o, "regions"), "in_sync")), 1000);
+	assert_int_equal(json_object_get_uint64(get(get(o, "regions"), "total")), 1024);
+	assert_true(json_object_is_type(get(o, "hydration"), json_type_null));
+	assert_string_equal(json_object_get_string(get(o, "repair_state")), "running");
+	counters = get(o, "counters");
+	assert_int_equal(json_object_get_uint64(get(counters, "reads")), 1);
+	assert_int_equal(json_object_get_uint64(get(counters, "writes")), 2);
+	assert_int_equal(json_object_get_uint64(get(counters, "flushes")), 3);
+	assert_int_equal(json_object_get_uint64(get(counters, "mismatches")), 4);
+	assert_int_equal(json_object_get_uint64(get(counters, "repaired_blocks")), 5);
+	assert_int_equal(json_object_array_length(get(o, "legs")), 3);
+	leg = json_object_array_get_idx(get(o, "legs"), 2);
+	assert_int_equal(json_object_get_int(get(leg, "index")), 2);
+	assert_string_equal(json_object_get_string(get(leg, "device")), "253:3");
+	assert_string_equal(json_object_get_string(get(leg, "state")), "faulted");
+	assert_string_equal(json_object_get_string(get(leg, "state_code")), "F");
+	assert_int_equal(json_object_get_uint64(get(leg, "errors")), 17);
+	leg = json_object_array_get_idx(get(o, "legs"), 1);
+	assert_string_equal(json_object_get_string(get(leg, "state")), "stale");
+	assert_true(json_object_is_type(get(o, "parent"), json_type_null));
+	assert_true(json_object_is_type(get(o, "region_size_bytes"), json_type_null));
+	assert_string_equal(json_object_get_string(get(o, "owner")), "host-a");
+	json_object_put(o);
+}
+
+static void json_of_a_hydrating_volume(void **state)
+{
+	struct cru_volume v;
+	json_object *o, *hyd;
+
+	(void)state;
+	make_volume(&v, "img", 16384,
+		    "1 rw 1 0 AAA 8/8 512/2048 idle 0 0 0 0 0 0 0 0",
+		    "7:0 7:1 7:2 7:9 2 region_size 2048");
+	o = ctl_volume_json(&v);
+	hyd = get(o, "hydration");
+	assert_int_equal(json_object_get_uint64(get(hyd, "hydrated")), 512);
+	assert_int_equal(json_object_get_uint64(get(hyd, "total")), 2048);
+	assert_false(json_object_get_boolean(get(hyd, "done")));
+	assert_string_equal(json_object_get_string(get(o, "parent")), "7:9");
+	assert_int_equal(json_object_get_uint64(get(o, "region_size_bytes")), 1 << 20);
+	json_object_put(o);
+}
+
+static void status_document_round_trips(void **state)
+{
+	struct cru_volume v[2];
+	json_object *doc, *back;
+	const char *text;
+
+	(void)state;
+	make_volume(&v[0], "a", 16384, "1 rw 1 0 AAA 8/8 - idle 0 0 0 0 0 0 0 0",
+		    "7:0 7:1 7:2 -");
+	make_volume(&v[1], "b", 16384, "1 fenced 2 5 AAD 8/8 - idle 0 0 0 0 0 0 0 0",
+		    "7:3 7:4 7:5 -");
+	doc = ctl_status_json(v, 2);
+	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY);
+	back = json_tokener_parse(text);
+	assert_non_null(back);
+	assert_int_equal(json_object_get_int(get(back, "schema")), CTL_JSON_SCHEMA);
+	assert_int_equal(json_object_array_length(get(back, "volumes")), 2);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(get(back, "volumes"), 1), "mode")),
+			    "fenced");
+	json_object_put(back);
+	json_object_put(doc);
+
+	doc = ctl_status_json(NULL, 0);
+	assert_int_equal(json_object_array_length(get(doc, "volumes")), 0);
+	json_object_put(doc);
+}
+
+static void human_table_shows_legs_and_progress(void **state)
+{
+	struct cru_volume v;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	make_volume(&v, "vol0", 2097152,
+		    "1 rw 7 99 ASF 1020/1024 - running 1 2 3 4 5 0 0 17",
+		    "253:1 253:2 253:3 - 4 region_size 2048 owner host-a");
+	f = open_memstream(&text, &len);
+	ctl_render_volume(f, &v);
+	fclose(f);
+	assert_contains(text, "vol0: 1.0 GiB, mode rw, generation 7, flush 99");
+	assert_contains(text, "1020/1024 (99.6%), repair running");
+	assert_contains(text, "hydration        - (no parent)");
+	assert_contains(text, "mismatches 4, repaired blocks 5");
+	assert_contains(text, "region size 1.0 MiB, owner host-a");
+	assert_contains(text, "LEG  STATE     ERRORS  DEVICE");
+	assert_contains(text, "  0    alive          0  253:1");
+	assert_contains(text, "  1    stale          0  253:2");
+	assert_contains(text, "  2    faulted       17  253:3");
+	free(text);
+}
+
+static void progress_line(void **state)
+{
+	struct cru_volume v;
+	char line[256];
+
+	(void)state;
+	make_volume(&v, "vol0", 16384, "1 rw 7 99 AAS 3/4 - running 0 0 0 0 42 0 0 0",
+		    "a b c -");
+	ctl_progress_line(line, sizeof(line), &v);
+	assert_string_equal(line, "vol0: repair running, 3/4 regions in sync (75.0%), 42 blocks repaired, legs AAS");
+}
+
+static void wait_verdicts(void **state)
+{
+	static const struct {
+		enum ctl_reconcile_action action;
+		const char *status;
+		enum ctl_wait_verdict verdict;
+	} cases[] = {
+		{ CTL_RECONCILE_START, "1 rw 1 0 AAA 8/8 - idle 0 0 0 0 0 0 0 0", CTL_WAIT_DONE },
+		{ CTL_RECONCILE_START, "1 rw 1 0 AAS 7/8 - running 0 0 0 0 0 0 0 0", CTL_WAIT_MORE },
+		{ CTL_RECONCILE_START, "1 rw 1 0 AFS 7/8 - waiting 0 0 0 0 0 0 0 0", CTL_WAIT_MORE },
+		{ CTL_RECONCILE_START, "1 rw 1 0 AAS 7/8 - paused 0 0 0 0 0 0 0 0", CTL_WAIT_STOPPED },
+		{ CTL_RECONCILE_START, "1 failed 1 0 FFF 0/8 - waiting 0 0 0 0 0 0 0 0", CTL_WAIT_FAILED },
+		{ CTL_RECONCILE_STOP, "1 rw 1 0 AAS 7/8 - running 0 0 0 0 0 0 0 0", CTL_WAIT_MORE },
+		{ CTL_RECONCILE_STOP, "1 rw 1 0 AAS 7/8 - paused 0 0 0 0 0 0 0 0", CTL_WAIT_DONE },
+		{ CTL_RECONCILE_STOP, "1 rw 1 0 AAA 8/8 - idle 0 0 0 0 0 0 0 0", CTL_WAIT_DONE },
+	};
+	struct cru_status st;
+	struct cru_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		assert_int_equal(cru_status_parse(cases[i].status, &st, &err), 0);
+		if (ctl_wait_verdict(cases[i].action, &st) != cases[i].verdict)
+			fail_msg("case %zu (%s): wrong verdict", i, cases[i].status);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(json_of_a_degraded_volume),
+		cmocka_unit_test(json_of_a_hydrating_volume),
+		cmocka_unit_test(status_document_round_trips),
+		cmocka_unit_test(human_table_shows_legs_and_progress),
+		cmocka_unit_test(progress_line),
+		cmocka_unit_test(wait_verdicts),
+	};
+
+	return cmocka_run_group_tests_name("cruciblectl render", tests, NULL, NULL);
+}

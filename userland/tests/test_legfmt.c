@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Formatting a leg set (cruciblectl format) on regular files.
+ */
+#include "test.h"
+
+#include <crucible/format.h>
+
+#include "../lib/legfmt.h"
+
+#define MiB (1024 * 1024)
+
+struct fixture {
+	char *dir;
+	char path[CRU_NR_LEGS][512];
+	const char *legs[CRU_NR_LEGS];
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	int i;
+
+	if (!fx)
+		return -1;
+	fx->dir = test_tmpdir();
+	if (!fx->dir)
+		return -1;
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		snprintf(fx->path[i], sizeof(fx->path[i]), "%s/leg%d", fx->dir, i);
+		test_make_file(fx->path[i], 16 * MiB);
+		fx->legs[i] = fx->path[i];
+	}
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	test_rm_rf(fx->dir);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void read_sb(const char *path, int copy, struct crucible_sb *sb)
+{
+	test_pread(path, sb, sizeof(*sb), (off_t)copy * CRUCIBLE_BLOCK_SIZE);
+}
+
+static void format_ok(struct fixture *fx, uint64_t volume, uint64_t region,
+		      bool force, struct cru_format_result *res)
+{
+	struct cru_format_opts o = { .volume_bytes = volume,
+				     .region_bytes = region, .force = force };
+	struct cru_err err;
+
+	if (cru_format_legs(fx->legs, &o, res, &err))
+		fail_msg("format failed: %s", err.msg);
+}
+
+static void zeroed_legs_get_two_valid_superblocks_each(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	struct crucible_geometry geo;
+	struct crucible_sb sb, first;
+	int i, c;
+
+	format_ok(fx, 8 * MiB, 0, false, &res);
+	assert_int_equal(crucible_geometry_init(&geo, 2048, 256), 0);
+	assert_memory_equal(&res.geo, &geo, sizeof(geo));
+	assert_int_equal(res.uuid[6] >> 4, 4);		/* random (v4) uuid */
+	assert_int_equal(res.uuid[8] & 0xc0, 0x80);
+
+	read_sb(fx->path[0], 0, &first);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		for (c = 0; c < CRUCIBLE_SB_COPIES; c++) {
+			read_sb(fx->path[i], c, &sb);
+			assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_VALID);
+			assert_int_equal(le32_to_cpu(sb.leg_index), i);
+			assert_int_equal(le64_to_cpu(sb.volume_blocks), 2048);
+			assert_int_equal(le32_to_cpu(sb.region_blocks), 256);
+			assert_int_equal(le64_to_cpu(sb.data_start), geo.data_start);
+			assert_int_equal(le64_to_cpu(sb.generation), 0);
+			assert_int_equal(le64_to_cpu(sb.flush), 0);
+			assert_memory_equal(sb.uuid, res.uuid, 16);
+			assert_memory_equal(sb.uuid, first.uuid, 16);
+			assert_true(le64_to_cpu(sb.seed) == res.seed);
+		}
+	}
+}
+
+static void region_size_is_recorded(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	struct crucible_sb sb;
+
+	format_ok(fx, 8 * MiB, 64 * 1024, false, &res);
+	read_sb(fx->path[1], 0, &sb);
+	assert_int_equal(le32_to_cpu(sb.region_blocks), 16);
+	assert_int_equal(res.geo.nr_regions, 128);
+}
+
+static void formatted_legs_are_refused_without_force(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res, again;
+	struct crucible_sb sb;
+	struct cru_err err;
+
+	format_ok(fx, 8 * MiB, 0, false, &res);
+	assert_int_equal(cru_format_legs(fx->legs, &o, &again, &err), -EEXIST);
+	assert_contains(err.msg, "leg 0");
+	assert_contains(err.msg, fx->path[0]);
+	assert_contains(err.msg, "already formatted");
+	assert_contains(err.msg, "--force");
+	read_sb(fx->path[2], 0, &sb);
+	assert_memory_equal(sb.uuid, res.uuid, 16);	/* untouched */
+
+	format_ok(fx, 8 * MiB, 0, true, &again);
+	assert_memory_not_equal(again.uuid, res.uuid, 16);
+	read_sb(fx->path[2], 1, &sb);
+	assert_memory_equal(sb.uuid, again.uuid, 16);
+}
+
+static void non_blank_leg_stops_the_whole_set(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res;
+	static const uint8_t ext_magic[2] = { 0x53, 0xef };
+	struct crucible_sb sb;
+	struct cru_err err;
+
+	/* Something at the ext4 superblock's place on leg 2. */
+	test_pwrite(fx->path[2], ext_magic, sizeof(ext_magic), 1024 + 56);
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EEXIST);
+	assert_contains(err.msg, "leg 2");
+	assert_contains(err.msg, "not blank");
+	/* Legs 0 and 1 were blank and must still be. */
+	read_sb(fx->path[0], 0, &sb);
+	assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_BLANK);
+}
+
+static void damaged_crucible_superblock_is_named(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res;
+	struct crucible_sb sb;
+	struct cru_err err;
+	uint8_t junk = 0xff;
+
+	format_ok(fx, 8 * MiB, 0, false, &res);
+	test_pwrite(fx->path[0], &junk, 1, 3000);	/* copy 0 */
+	test_pwrite(fx->path[0], &junk, 1, 4096 + 3000);	/* copy 1 */
+	read_sb(fx->path[0], 0, &sb);
+	assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_BAD_CSUM);
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EEXIST);
+	assert_contains(err.msg, "checksum");
+}
+
+static void force_zeroes_old_metadata(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	uint8_t buf[4096], zero[4096];
+	int i;
+
+	memset(buf, 0xa5, sizeof(buf));
+	memset(zero, 0, sizeof(zero));
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		test_pwrite(fx->path[i], buf, sizeof(buf), 2 * 4096);	/* region table */
+		test_pwrite(fx->path[i], buf, sizeof(buf), 3 * 4096);	/* records */
+	}
+	format_ok(fx, 8 * MiB, 0, true, &res);
+	assert_int_equal(res.geo.record_start, 3);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		test_pread(fx->path[i], buf, sizeof(buf), 2 * 4096);
+		assert_memory_equal(buf, zero, sizeof(buf));
+		test_pread(fx->path[i], buf, sizeof(buf), 3 * 4096);
+		assert_memory_equal(buf, zero, sizeof(buf));
+	}
+}
+
+static void data_area_is_left_alone(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	uint8_t buf[4096], back[4096];
+
+	memset(buf, 0x3c, sizeof(buf));
+	test_pwrite(fx->path[1], buf, sizeof(buf), 256 * 4096);	/* data block 0 */
+	format_ok(fx, 8 * MiB, 0, true, &res);
+	assert_int_equal(res.geo.data_start, 256);
+	test_pread(fx->path[1], back, sizeof(back), 256 * 4096);
+	assert_memory_equal(buf, back, sizeof(buf));
+}
+
+static void small_leg_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 16 * MiB };
+	struct cru_format_result res;
+	struct cru_err err;
+
+	/* 16 MiB of data + 1 MiB of metadata > 16 MiB legs. */
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -ENOSPC);
+	assert_contains(err.msg, "leg 0");
+	assert_contains(err.msg, "too small");
+	assert_contains(err.msg, "17.0 MiB");
+	o.volume_bytes = 15 * MiB;	/* exactly fits */
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), 0);
+}
+
+static void same_leg_twice_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res;
+	const char *legs[CRU_NR_LEGS] = { fx->path[0], fx->path[1], fx->path[0] };
+	struct cru_err err;
+
+	assert_int_equal(cru_format_legs(legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "legs 0 and 2 are the same device");
+}
+
+static void unusable_paths_are_named(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res;
+	const char *legs[CRU_NR_LEGS] = { fx->path[0], "/nonexistent/leg", fx->path[2] };
+	struct cru_err err;
+
+	assert_int_equal(cru_format_legs(legs, &o, &res, &err), -ENOENT);
+	assert_contains(err.msg, "leg 1 (/nonexistent/leg)");
+	legs[1] = fx->dir;
+	assert_int_equal(cru_format_legs(legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "not a block device or regular file");
+}
+
+static void bad_sizes_are_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB + 512 };
+	struct cru_format_result res;
+	struct cru_err err;
+
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "4 KiB");
+	o.volume_bytes = 8 * MiB;
+	o.region_bytes = 3 * MiB;
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "region size");
+	o.region_bytes = 32 * 1024;
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(zeroed_legs_get_two_valid_superblocks_each, setup, teardown),
+		cmocka_unit_test_setup_teardown(region_size_is_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(formatted_legs_are_refused_without_force, setup, teardown),
+		cmocka_unit_test_setup_teardown(non_blank_leg_stops_the_whole_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(damaged_crucible_superblock_is_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(force_zeroes_old_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(data_area_is_left_alone, setup, teardown),
+		cmocka_unit_test_setup_teardown(small_leg_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(same_leg_twice_is_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(unusable_paths_are_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_sizes_are_refused, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("leg format", tests, NULL, NULL);
+}
