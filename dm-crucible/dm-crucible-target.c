@@ -834,8 +834,8 @@ static int parse_u64(const char *s, u64 *v)
 	return kstrtoull(s, 10, v);
 }
 
-static int parse_opt_args(struct crucible *c, struct dm_arg_set *as,
-			  char **error)
+int crucible_parse_opt_args(struct crucible *c, struct dm_arg_set *as,
+			     char **error)
 {
 	static const struct dm_arg _args[] = {
 		{0, 16, "Invalid number of optional arguments"},
@@ -1090,7 +1090,7 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	/* The parent is opened after the options: its checks need them. */
 	as.argc--;
 	as.argv++;
-	r = parse_opt_args(c, &as, &error);
+	r = crucible_parse_opt_args(c, &as, &error);
 	if (r)
 		goto bad;
 	if (as.argc) {

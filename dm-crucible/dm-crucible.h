@@ -227,6 +227,8 @@ void crucible_kick_repair(struct crucible *c);
 void crucible_wake_worker(struct crucible *c);
 void crucible_raise_event(struct crucible *c);
 void crucible_err(char **error, const char *fmt, ...) __printf(2, 3);
+int crucible_parse_opt_args(struct crucible *c, struct dm_arg_set *as,
+			    char **error);
 int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 		     blk_opf_t flags, u64 block, unsigned int nr, void *buf);
 
