@@ -489,13 +489,10 @@ static int flush_leg(struct crucible *c, unsigned int leg)
 	return blkdev_issue_flush(c->legs[leg].dev->bdev);
 }
 
+/* Write a leg's dirty metadata and flush it (dm-bufio flushes after). */
 static int write_leg_metadata(struct crucible *c, unsigned int leg)
 {
-	int r = dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
-
-	if (!r)
-		r = dm_bufio_issue_flush(c->legs[leg].bufio);
-	return r;
+	return dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
 }
 
 /*

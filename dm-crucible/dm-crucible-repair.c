@@ -21,9 +21,17 @@ static bool block_is_zero(const void *p)
 	return !memchr_inv(p, 0, CRUCIBLE_BLOCK_SIZE);
 }
 
-static void *chunk_block(void *buf, unsigned int i)
+/* Block @i of the chunk of @leg's data read into its repair buffer. */
+static void *leg_block(struct crucible *c, unsigned int leg, unsigned int i)
 {
-	return buf + ((size_t)i << CRUCIBLE_BLOCK_SHIFT);
+	return c->repair_buf[leg] + ((size_t)i << CRUCIBLE_BLOCK_SHIFT);
+}
+
+static int read_chunk(struct crucible *c, unsigned int leg, u64 b0,
+		      unsigned int n)
+{
+	return crucible_sync_io(c, leg, REQ_OP_READ, 0, c->geo.data_start + b0,
+				n, c->repair_buf[leg]);
 }
 
 /*
@@ -50,59 +58,51 @@ static int source_records(struct crucible *c, unsigned int src, u64 b0,
 }
 
 /*
- * Check the source's data (in repair_src) against its records.  With
- * @rehash the records may lag the data, so the data decides (an all-zero
- * block with no record stays unwritten) and the records are rewritten.
+ * The hash a block of a region found dirty at assembly gets: its records
+ * may lag the data, so the source's data decides (an all-zero block with
+ * no record stays unwritten).  One exception: when the source's copy fails
+ * a record of its own and another leg's copy matches that record, the
+ * source's copy is the damaged one, and the other copy replaces it in the
+ * source buffer (*src_bad tells the caller to write it back).
  */
-static int source_check(struct crucible *c, unsigned int src, u64 b0,
-			unsigned int n, bool rehash, u64 *hash, u32 *flush)
+static u64 rehash_block(struct crucible *c, unsigned int src, u8 others,
+			unsigned int i, u64 rec_hash, bool *src_bad)
 {
-	unsigned int i;
+	void *data = leg_block(c, src, i);
+	unsigned int t;
 	u64 h;
-	int r;
 
-	for (i = 0; i < n; i++) {
-		void *data = chunk_block(c->repair_src, i);
-
-		if (!rehash) {
-			if (hash[i] && crucible_block_hash(data) != hash[i]) {
-				/* Never copy a bad source block over a copy. */
-				atomic64_inc(&c->stats.mismatches);
-				DMERR_LIMIT("%s: repair: leg %u block %llu fails its record",
-					    dm_table_device_name(c->ti->table),
-					    src, (unsigned long long)(b0 + i));
-				return -EILSEQ;
-			}
+	*src_bad = false;
+	if (!rec_hash && block_is_zero(data))
+		return CRUCIBLE_HASH_UNWRITTEN;
+	h = crucible_block_hash(data);
+	if (!rec_hash || h == rec_hash)
+		return h;
+	for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
+		if (!(others & BIT(t)) ||
+		    crucible_block_hash(leg_block(c, t, i)) != rec_hash)
 			continue;
-		}
-		if (!hash[i] && block_is_zero(data))
-			h = CRUCIBLE_HASH_UNWRITTEN;
-		else
-			h = crucible_block_hash(data);
-		if (h != hash[i]) {
-			hash[i] = h;
-			r = crucible_md_set_records(c, src, b0 + i, 1, &hash[i],
-						    flush[i]);
-			if (r)
-				return r;
-		}
+		memcpy(data, leg_block(c, t, i), CRUCIBLE_BLOCK_SIZE);
+		*src_bad = true;
+		return rec_hash;
 	}
-	return 0;
+	return h;
 }
 
-/* Write runs of blocks marked in @differs from the source chunk to @leg. */
-static int copy_runs(struct crucible *c, unsigned int leg, u64 b0,
-		     unsigned int n, const unsigned long *differs, u64 *copied)
+/* Write the runs of blocks set in @blocks from @from to @leg. */
+static int copy_runs(struct crucible *c, unsigned int leg, unsigned int from,
+		     u64 b0, unsigned int n, const unsigned long *blocks,
+		     u64 *copied)
 {
 	unsigned int start, end;
 	int r;
 
-	for (start = find_first_bit(differs, n); start < n;
-	     start = find_next_bit(differs, n, end)) {
-		end = find_next_zero_bit(differs, n, start);
+	for (start = find_first_bit(blocks, n); start < n;
+	     start = find_next_bit(blocks, n, end)) {
+		end = find_next_zero_bit(blocks, n, start);
 		r = crucible_sync_io(c, leg, REQ_OP_WRITE, 0,
 				     c->geo.data_start + b0 + start, end - start,
-				     chunk_block(c->repair_src, start));
+				     leg_block(c, from, start));
 		if (r)
 			return r;
 		*copied += end - start;
@@ -110,33 +110,27 @@ static int copy_runs(struct crucible *c, unsigned int leg, u64 b0,
 	return 0;
 }
 
-/* Bring one leg's copy of a chunk in line with the source's. */
-static int repair_chunk_leg(struct crucible *c, unsigned int leg, u64 b0,
-			    unsigned int n, bool verify, const u64 *hash,
-			    const u32 *flush, u64 *copied)
+/*
+ * Bring one leg's copy of a chunk in line with the source's.  With
+ * @have_data the leg's data is in its buffer and decides what differs;
+ * otherwise its records do.
+ */
+static int repair_chunk_leg(struct crucible *c, unsigned int leg,
+			    unsigned int src, u64 b0, unsigned int n,
+			    bool have_data, u64 *copied)
 {
 	DECLARE_BITMAP(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
+	const u64 *hash = c->repair_hash;
 	struct crucible_rec rec;
 	unsigned int i;
 	int r;
 
 	bitmap_zero(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
-	for (i = 0; i < n && hash[i] == CRUCIBLE_HASH_UNWRITTEN; i++)
-		;
-	if (i == n)
-		verify = false;		/* nothing written: only records */
-	if (verify) {
-		/* The leg's records cannot be trusted: look at its data. */
-		r = crucible_sync_io(c, leg, REQ_OP_READ, 0,
-				     c->geo.data_start + b0, n, c->repair_dst);
-		if (r)
-			return r;
-	}
 	for (i = 0; i < n; i++) {
 		if (hash[i] == CRUCIBLE_HASH_UNWRITTEN)
 			continue;	/* reads of it return zeros anyway */
-		if (verify) {
-			if (crucible_block_hash(chunk_block(c->repair_dst, i)) != hash[i])
+		if (have_data) {
+			if (crucible_block_hash(leg_block(c, leg, i)) != hash[i])
 				__set_bit(i, differs);
 			continue;
 		}
@@ -146,14 +140,98 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg, u64 b0,
 		else if (r)
 			return r;
 	}
-	r = copy_runs(c, leg, b0, n, differs, copied);
+	r = copy_runs(c, leg, src, b0, n, differs, copied);
 	if (r)
 		return r;
 	/* Records follow the source's, block for block. */
 	for (i = 0; i < n; i++) {
-		r = crucible_md_set_records(c, leg, b0 + i, 1, &hash[i], flush[i]);
+		r = crucible_md_set_records(c, leg, b0 + i, 1, &hash[i],
+					    c->repair_flush[i]);
 		if (r)
 			return r;
+	}
+	return 0;
+}
+
+/*
+ * Repair one chunk of a region from @src to the legs in *@targets (a leg
+ * that fails is failed and dropped from the mask).  Returns -EILSEQ when
+ * the source's copy of a block fails its record (another leg must be the
+ * source), another error when the source fails.
+ */
+static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
+			u64 b0, unsigned int n, bool rehash, bool verify,
+			u64 *copied)
+{
+	DECLARE_BITMAP(src_fix, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
+	u64 *hash = c->repair_hash;
+	u32 *flush = c->repair_flush;
+	bool have_data = rehash || verify, bad;
+	unsigned int i, t;
+	u64 h;
+	int r;
+
+	r = source_records(c, src, b0, n, hash, flush);
+	if (r == -EILSEQ && rehash) {
+		/* Rehashing rewrites the records from the data anyway. */
+		memset(hash, 0, n * sizeof(*hash));
+		memset(flush, 0, n * sizeof(*flush));
+		r = 0;
+	}
+	if (r < 0)
+		return r;
+	/* A chunk never written needs no data read, only records. */
+	if (!r && !rehash)
+		have_data = false;
+	if (r || rehash) {
+		r = read_chunk(c, src, b0, n);
+		if (r)
+			return r;
+	}
+	for (t = 0; t < CRUCIBLE_NR_LEGS && have_data; t++) {
+		if ((*targets & BIT(t)) && read_chunk(c, t, b0, n)) {
+			crucible_leg_failed(c, t, -EIO);
+			*targets &= ~BIT(t);
+		}
+	}
+
+	bitmap_zero(src_fix, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
+	for (i = 0; i < n; i++) {
+		if (!rehash) {
+			/* Never copy a bad source block over a copy. */
+			if (hash[i] && crucible_block_hash(leg_block(c, src, i)) != hash[i]) {
+				atomic64_inc(&c->stats.mismatches);
+				DMERR_LIMIT("%s: repair: leg %u block %llu fails its record",
+					    dm_table_device_name(c->ti->table),
+					    src, (unsigned long long)(b0 + i));
+				return -EILSEQ;
+			}
+			continue;
+		}
+		h = rehash_block(c, src, *targets, i, hash[i], &bad);
+		if (bad)
+			__set_bit(i, src_fix);
+		if (h != hash[i]) {
+			hash[i] = h;
+			r = crucible_md_set_records(c, src, b0 + i, 1, &hash[i],
+						    flush[i]);
+			if (r)
+				return r;
+		}
+	}
+	if (!bitmap_empty(src_fix, n)) {
+		r = copy_runs(c, src, src, b0, n, src_fix, copied);
+		if (r)
+			return r;
+	}
+
+	for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
+		if (!(*targets & BIT(t)))
+			continue;
+		if (repair_chunk_leg(c, t, src, b0, n, have_data, copied)) {
+			crucible_leg_failed(c, t, -EIO);
+			*targets &= ~BIT(t);
+		}
 	}
 	return 0;
 }
@@ -164,7 +242,7 @@ static int pick_source(struct crucible *c, u32 s, u8 alive)
 	int i;
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
-		if (ok & (1U << i))
+		if (ok & BIT(i))
 			return i;
 	return -1;
 }
@@ -177,8 +255,6 @@ static int pick_source(struct crucible *c, u32 s, u8 alive)
  */
 int crucible_repair_region(struct crucible *c, u64 region)
 {
-	u64 *hash = c->repair_hash;
-	u32 *flush = c->repair_flush;
 	struct crucible_region_meta m;
 	u64 b0, end, copied = 0;
 	u8 alive, targets, done;
@@ -216,41 +292,17 @@ int crucible_repair_region(struct crucible *c, u64 region)
 	for (; b0 < end; b0 += CRUCIBLE_REPAIR_CHUNK_BLOCKS) {
 		unsigned int n = min_t(u64, CRUCIBLE_REPAIR_CHUNK_BLOCKS, end - b0);
 
-		r = source_records(c, src, b0, n, hash, flush);
-		if (r == -EILSEQ && rehash) {
-			/* Rehashing rewrites the records from the data anyway. */
-			memset(hash, 0, n * sizeof(*hash));
-			memset(flush, 0, n * sizeof(*flush));
-			r = 1;
-		}
-		/* A never-written chunk needs no data read, only records. */
-		if (r > 0) {
-			r = crucible_sync_io(c, src, REQ_OP_READ, 0,
-					     c->geo.data_start + b0, n,
-					     c->repair_src);
-			if (!r)
-				r = source_check(c, src, b0, n, rehash, hash,
-						 flush);
-		}
+		r = repair_chunk(c, src, &done, b0, n, rehash, verify, &copied);
 		if (r == -EILSEQ) {
 			/* The source is bad here too: let another leg be it. */
 			spin_lock_irq(&c->lock);
-			__crucible_set_stale(c, region, (1U << src) | RS_VERIFY);
+			__crucible_set_stale(c, region, BIT(src) | RS_VERIFY);
 			spin_unlock_irq(&c->lock);
 			goto unlock;
 		}
 		if (r) {
 			crucible_leg_failed(c, src, r);
 			goto unlock;
-		}
-		for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
-			if (!(done & (1U << i)))
-				continue;
-			if (repair_chunk_leg(c, i, b0, n, verify || rehash,
-					     hash, flush, &copied)) {
-				crucible_leg_failed(c, i, -EIO);
-				done &= ~(1U << i);
-			}
 		}
 		cond_resched();
 	}
@@ -260,7 +312,7 @@ int crucible_repair_region(struct crucible *c, u64 region)
 	m.dirty = true;
 	m.valid = true;
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
-		if (done & (1U << i))
+		if (done & BIT(i))
 			crucible_md_set_region(c, i, region, &m);
 
 	spin_lock_irq(&c->lock);
@@ -270,9 +322,9 @@ int crucible_repair_region(struct crucible *c, u64 region)
 	c->rstate[region] |= RS_WRITTEN;
 	c->need_commit = true;
 	spin_unlock_irq(&c->lock);
+unlock:
 	atomic64_add(copied, &c->stats.repaired);
 	c->repair_bytes += copied << CRUCIBLE_BLOCK_SHIFT;
-unlock:
 	spin_lock_irq(&c->lock);
 	c->rstate[region] &= ~RS_LOCKED;
 	spin_unlock_irq(&c->lock);

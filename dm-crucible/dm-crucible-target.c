@@ -835,7 +835,7 @@ static int parse_u64(const char *s, u64 *v)
 }
 
 int crucible_parse_opt_args(struct crucible *c, struct dm_arg_set *as,
-			     char **error)
+			    char **error)
 {
 	static const struct dm_arg _args[] = {
 		{0, 16, "Invalid number of optional arguments"},
@@ -1002,14 +1002,18 @@ static int check_leg_sizes(struct crucible *c, char **error)
 
 static int alloc_runtime(struct crucible *c, char **error)
 {
-	int r;
+	int i, r;
 
 	c->rstate = kvcalloc(c->geo.nr_regions, sizeof(*c->rstate), GFP_KERNEL);
-	c->repair_src = vmalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS * CRUCIBLE_BLOCK_SIZE);
-	c->repair_dst = vmalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS * CRUCIBLE_BLOCK_SIZE);
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		c->repair_buf[i] = vmalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS *
+					   CRUCIBLE_BLOCK_SIZE);
+		if (!c->repair_buf[i])
+			return -ENOMEM;
+	}
 	c->repair_hash = kcalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS, sizeof(u64), GFP_KERNEL);
 	c->repair_flush = kcalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS, sizeof(u32), GFP_KERNEL);
-	if (!c->rstate || !c->repair_src || !c->repair_dst || !c->repair_hash ||
+	if (!c->rstate || !c->repair_hash ||
 	    !c->repair_flush) {
 		crucible_err(error, "cannot allocate region state");
 		return -ENOMEM;
@@ -1176,8 +1180,8 @@ static void crucible_dtr(struct dm_target *ti)
 	bioset_exit(&c->bs);
 	if (c->io_client)
 		dm_io_client_destroy(c->io_client);
-	vfree(c->repair_src);
-	vfree(c->repair_dst);
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		vfree(c->repair_buf[i]);
 	kfree(c->repair_hash);
 	kfree(c->repair_flush);
 	kvfree(c->rstate);
@@ -1392,6 +1396,19 @@ static int msg_leg(struct crucible *c, const char *arg, bool fail)
 	if (kstrtouint(arg, 10, &leg) || leg >= CRUCIBLE_NR_LEGS) {
 		DMWARN("%s: leg must be 0, 1 or 2, not '%s'", dev_name_of(c), arg);
 		return -EINVAL;
+	}
+	if (!fail && c->legs[leg].state != CRUCIBLE_LEG_ALIVE) {
+		/*
+		 * Write out what the leg missed in its metadata cache while it
+		 * was out; this also collects dm-bufio's error from the failed
+		 * writes, which must not fail the leg again once it is back.
+		 */
+		dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
+		if (dm_bufio_write_dirty_buffers(c->legs[leg].bufio)) {
+			DMWARN("%s: restore_leg: leg %u still fails writes",
+			       dev_name_of(c), leg);
+			return -EIO;
+		}
 	}
 	spin_lock_irq(&c->lock);
 	if (fail) {

@@ -139,8 +139,7 @@ struct crucible {
 	struct bio_set bs;
 	mempool_t page_pool;
 
-	void *repair_src;		/* CRUCIBLE_REPAIR_CHUNK_BLOCKS blocks */
-	void *repair_dst;
+	void *repair_buf[CRUCIBLE_NR_LEGS];	/* a chunk of each leg's data */
 	u64 *repair_hash;		/* source hashes of the chunk */
 	u32 *repair_flush;		/* source flush numbers of the chunk */
 
