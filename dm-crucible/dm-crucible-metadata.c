@@ -402,6 +402,64 @@ int crucible_md_write_sbs(struct crucible *c)
 	return ok ? 0 : -EIO;
 }
 
+#define ASSEMBLY_PREFETCH	64
+
+/* Decode @nr entries of region-table block @blk of a leg into @m. */
+static void get_region_block(struct crucible *c, unsigned int leg, u64 blk,
+			     unsigned int nr, struct crucible_region_meta *m)
+{
+	struct crucible_region_entry *e;
+	struct dm_buffer *buf;
+	unsigned int k;
+	void *data;
+
+	data = dm_bufio_read(c->legs[leg].bufio, c->geo.region_table_start + blk,
+			     &buf);
+	for (k = 0; k < nr; k++) {
+		if (IS_ERR(data)) {
+			/* Unreadable: as suspicious as a failed check. */
+			memset(&m[k], 0, sizeof(m[k]));
+			m[k].dirty = true;
+			continue;
+		}
+		e = (struct crucible_region_entry *)data + k;
+		crucible_region_decode(e, c->seed,
+				       blk * CRUCIBLE_ENTRIES_PER_BLOCK + k, &m[k]);
+	}
+	if (!IS_ERR(data))
+		dm_bufio_release(buf);
+}
+
+/* A region's in-memory state from its entries on the formatted legs. */
+static u32 assemble_region(struct crucible *c,
+			   const struct crucible_region_meta *m,
+			   u8 formatted, u8 source_mask)
+{
+	struct crucible_region_plan plan;
+	const struct crucible_region_meta *src;
+	u32 s;
+	int i;
+
+	crucible_plan_region(m, source_mask, &plan);
+	s = plan.stale_mask;
+	if (plan.rehash)
+		s |= RS_REHASH | RS_VERIFY;
+	src = &m[plan.source];
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		if (!(formatted & BIT(i)) || (source_mask & BIT(i)))
+			continue;
+		/* A leg recorded as failed is compared, never the source. */
+		if (plan.rehash || !m[i].valid ||
+		    m[i].generation != src->generation ||
+		    m[i].flush != src->flush)
+			s |= BIT(i);
+	}
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (c->legs[i].fresh)
+			s |= BIT(i) | RS_VERIFY;
+	return s;
+}
+
 /*
  * Compare the region tables of all legs and work out, per region, which
  * legs are stale and whether records must be rehashed (DESIGN.md section 3,
@@ -409,10 +467,10 @@ int crucible_md_write_sbs(struct crucible *c)
  */
 int crucible_md_assemble(struct crucible *c, char **error)
 {
-	struct crucible_region_meta m[CRUCIBLE_NR_LEGS];
-	struct crucible_region_plan plan;
+	struct crucible_region_meta m[CRUCIBLE_NR_LEGS], *mt;
 	u8 formatted = 0, source_mask;
-	u64 r;
+	u64 blk;
+	u32 st;
 	int i, j;
 
 	c->faulted_on_disk = 0;
@@ -446,35 +504,39 @@ int crucible_md_assemble(struct crucible *c, char **error)
 		source_mask = formatted;
 	c->fault_persisted = c->faulted_on_disk & formatted;
 
+	mt = kmalloc_array(CRUCIBLE_NR_LEGS * CRUCIBLE_ENTRIES_PER_BLOCK,
+			   sizeof(*mt), GFP_KERNEL);
+	if (!mt)
+		return -ENOMEM;
 	c->unsynced = 0;
-	for (r = 0; r < c->geo.nr_regions; r++) {
-		u32 s = 0;
+	for (blk = 0; blk < c->geo.region_table_blocks; blk++) {
+		u64 first = blk * CRUCIBLE_ENTRIES_PER_BLOCK;
+		unsigned int k, nr = min_t(u64, CRUCIBLE_ENTRIES_PER_BLOCK,
+					   c->geo.nr_regions - first);
 
-		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
-			if (formatted & (1U << i))
-				crucible_md_get_region(c, i, r, &m[i]);
-		crucible_plan_region(m, source_mask, &plan);
-		s |= plan.stale_mask;
-		if (plan.rehash)
-			s |= RS_REHASH | RS_VERIFY;
 		for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
-			const struct crucible_region_meta *src = &m[plan.source];
-
-			if (!(formatted & (1U << i)) || (source_mask & (1U << i)))
+			if (!(formatted & BIT(i)))
 				continue;
-			if (plan.rehash || !m[i].valid ||
-			    m[i].generation != src->generation ||
-			    m[i].flush != src->flush)
-				s |= 1U << i;
+			if (!(blk % ASSEMBLY_PREFETCH))
+				dm_bufio_prefetch(c->legs[i].bufio,
+						  c->geo.region_table_start + blk,
+						  min_t(u64, ASSEMBLY_PREFETCH,
+							c->geo.region_table_blocks - blk));
+			get_region_block(c, i, blk, nr,
+					 mt + i * CRUCIBLE_ENTRIES_PER_BLOCK);
 		}
-		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
-			if (c->legs[i].fresh)
-				s |= (1U << i) | RS_VERIFY;
-		c->rstate[r] = s;
-		if (s & (RS_STALE_MASK | RS_REHASH))
-			c->unsynced++;
+		for (k = 0; k < nr; k++) {
+			for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+				if (formatted & BIT(i))
+					m[i] = mt[i * CRUCIBLE_ENTRIES_PER_BLOCK + k];
+			st = assemble_region(c, m, formatted, source_mask);
+			c->rstate[first + k] = st;
+			if (st & (RS_STALE_MASK | RS_REHASH))
+				c->unsynced++;
+		}
 		cond_resched();
 	}
+	kfree(mt);
 	return 0;
 }
 
