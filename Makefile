@@ -1,6 +1,7 @@
 # dm-crucible top-level build.
 #
-#   make            module (dm-crucible.ko) and userland programs
+#   make            module (dm-crucible.ko), userland programs and the
+#                   test tools the VM tests run in the guest
 #   make module     the kernel module only, against KDIR
 #   make userland   cruciblectl and crucible-agent
 #   make lint       checkpatch --strict and sparse over the module
@@ -11,9 +12,11 @@ KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
 KDIR ?= /lib/modules/$(KVER)/build
 export KVER KDIR
 
-.PHONY: all module userland lint check demo clean unit kunit vm
+TESTTOOLS := tools/testing/helpers tools/testing/replay-log tools/testing/crash
 
-all: module userland
+.PHONY: all module userland testtools lint check demo clean unit kunit vm
+
+all: module userland testtools
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -21,11 +24,16 @@ module:
 userland:
 	$(MAKE) -C userland
 
+# The guest's root is the host's, read-only: build what the VM tests run.
+testtools:
+	for d in $(TESTTOOLS); do $(MAKE) -C $$d || exit 1; done
+
 lint:
 	scripts/lint
 
 unit:
 	$(MAKE) -C userland test
+	$(MAKE) -C tools/testing/replay-log test
 
 kunit:
 	tools/testing/kunit/run
@@ -42,3 +50,4 @@ demo: all
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	-$(MAKE) -C userland clean
+	-for d in $(TESTTOOLS); do $(MAKE) -C $$d clean; done
