@@ -568,12 +568,13 @@ int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 	unsigned int i, n, ok = 0;
 	u8 alive;
 
+	mutex_lock(&c->mark_lock);
 	spin_lock_irq(&c->lock);
 	alive = crucible_alive_mask(c);
 	spin_unlock_irq(&c->lock);
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
-		if (!(alive & (1U << i)))
+		if (!(alive & BIT(i)))
 			continue;
 		for (n = 0; n < nr; n++) {
 			crucible_md_get_region(c, i, regions[n], &m);
@@ -586,7 +587,60 @@ int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 		else
 			ok++;
 	}
+	/* Under mark_lock, so a leg coming back sees every dirty region. */
+	if (ok) {
+		spin_lock_irq(&c->lock);
+		for (n = 0; n < nr; n++)
+			c->rstate[regions[n]] |= RS_DIRTY;
+		spin_unlock_irq(&c->lock);
+	}
+	mutex_unlock(&c->mark_lock);
 	return ok ? 0 : -EIO;
+}
+
+/*
+ * A leg comes back into service: regions marked dirty while it was out
+ * are not dirty on it, yet writes will reach it at once.  Mark them on it
+ * too, before it takes a write, or a crash could leave it with records
+ * ahead of its data in a region its own entry calls clean.  Returns with
+ * mark_lock held on success: the caller puts the leg in service, then
+ * calls crucible_md_unlock_marks().
+ */
+int crucible_md_prepare_leg(struct crucible *c, unsigned int leg)
+{
+	struct crucible_region_meta m;
+	u64 r;
+	int err;
+
+	mutex_lock(&c->mark_lock);
+	/*
+	 * The first call collects dm-bufio's error from writes that failed
+	 * while the leg was out; the second tells whether it takes writes now.
+	 */
+	dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
+	for (r = 0; r < c->geo.nr_regions; r++) {
+		if (!(READ_ONCE(c->rstate[r]) & RS_DIRTY))
+			continue;
+		crucible_md_get_region(c, leg, r, &m);
+		if (m.dirty && m.valid)
+			continue;
+		m.dirty = true;
+		err = crucible_md_set_region(c, leg, r, &m);
+		if (err)
+			goto fail;
+		cond_resched();
+	}
+	err = write_leg_metadata(c, leg);
+	if (!err)
+		return 0;
+fail:
+	mutex_unlock(&c->mark_lock);
+	return err;
+}
+
+void crucible_md_unlock_marks(struct crucible *c)
+{
+	mutex_unlock(&c->mark_lock);
 }
 
 /*

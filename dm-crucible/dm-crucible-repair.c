@@ -127,8 +127,16 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg,
 
 	bitmap_zero(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
 	for (i = 0; i < n; i++) {
-		if (hash[i] == CRUCIBLE_HASH_UNWRITTEN)
-			continue;	/* reads of it return zeros anyway */
+		if (hash[i] == CRUCIBLE_HASH_UNWRITTEN) {
+			/*
+			 * Reads of it return zeros anyway; still, leave no
+			 * leftover of a lost write behind on one leg only.
+			 */
+			if (have_data && block_is_zero(leg_block(c, src, i)) &&
+			    !block_is_zero(leg_block(c, leg, i)))
+				__set_bit(i, differs);
+			continue;
+		}
 		if (have_data) {
 			if (crucible_block_hash(leg_block(c, leg, i)) != hash[i])
 				__set_bit(i, differs);
@@ -282,9 +290,6 @@ int crucible_repair_region(struct crucible *c, u64 region)
 	r = crucible_md_mark_dirty(c, &region, 1);
 	if (r)
 		goto unlock;
-	spin_lock_irq(&c->lock);
-	c->rstate[region] |= RS_DIRTY;
-	spin_unlock_irq(&c->lock);
 
 	done = targets;
 	b0 = region << c->geo.region_shift;

@@ -771,10 +771,6 @@ static void process_bios(struct crucible *c, struct bio_list *bios)
 					bio_io_error(bio);
 				return;
 			}
-			spin_lock_irq(&c->lock);
-			for (i = 0; i < nr; i++)
-				c->rstate[regions[i]] |= RS_DIRTY;
-			spin_unlock_irq(&c->lock);
 		}
 		bio_list_merge(bios, &again);
 		cond_resched();
@@ -1079,6 +1075,7 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	c->geo.region_blocks = CRUCIBLE_DEFAULT_REGION_BLOCKS;
 	crucible_md_default_owner(c->owner, sizeof(c->owner));
 	spin_lock_init(&c->lock);
+	mutex_init(&c->mark_lock);
 	bio_list_init(&c->deferred);
 	bio_list_init(&c->fault_waiters);
 	init_waitqueue_head(&c->inflight_wait);
@@ -1390,6 +1387,7 @@ static bool leg_is_last_copy(struct crucible *c, unsigned int leg)
 
 static int msg_leg(struct crucible *c, const char *arg, bool fail)
 {
+	bool locked = false;
 	unsigned int leg;
 	int r = 0;
 
@@ -1398,17 +1396,13 @@ static int msg_leg(struct crucible *c, const char *arg, bool fail)
 		return -EINVAL;
 	}
 	if (!fail && c->legs[leg].state != CRUCIBLE_LEG_ALIVE) {
-		/*
-		 * Write out what the leg missed in its metadata cache while it
-		 * was out; this also collects dm-bufio's error from the failed
-		 * writes, which must not fail the leg again once it is back.
-		 */
-		dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
-		if (dm_bufio_write_dirty_buffers(c->legs[leg].bufio)) {
+		r = crucible_md_prepare_leg(c, leg);
+		if (r) {
 			DMWARN("%s: restore_leg: leg %u still fails writes",
 			       dev_name_of(c), leg);
 			return -EIO;
 		}
+		locked = true;
 	}
 	spin_lock_irq(&c->lock);
 	if (fail) {
@@ -1434,6 +1428,8 @@ static int msg_leg(struct crucible *c, const char *arg, bool fail)
 		}
 	}
 	spin_unlock_irq(&c->lock);
+	if (locked)
+		crucible_md_unlock_marks(c);
 	if (r)
 		return r;
 	if (!fail)

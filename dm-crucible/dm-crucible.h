@@ -16,6 +16,7 @@
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/atomic.h>
+#include <linux/mutex.h>
 
 #include "../include/crucible/format.h"
 #include "../include/crucible/reconcile.h"
@@ -107,6 +108,7 @@ struct crucible {
 	unsigned int commit_period_ms;
 
 	spinlock_t lock;		/* region states, leg states, lists */
+	struct mutex mark_lock;		/* dirty marking vs. a leg coming back */
 	u32 *rstate;			/* per region, see RS_* */
 	u64 unsynced;			/* regions with a stale leg or REHASH */
 	u8 fault_persisted;		/* legs whose failure is on disk */
@@ -207,6 +209,8 @@ int crucible_md_write_sbs(struct crucible *c);
 int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 			   unsigned int nr);
 int crucible_md_commit(struct crucible *c);
+int crucible_md_prepare_leg(struct crucible *c, unsigned int leg);
+void crucible_md_unlock_marks(struct crucible *c);
 int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
 			   struct crucible_rec *rec);
 int crucible_md_set_records(struct crucible *c, unsigned int leg, u64 block,
