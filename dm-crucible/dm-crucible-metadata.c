@@ -222,6 +222,11 @@ int crucible_md_open(struct crucible *c, char **error)
 	c->seed = le64_to_cpu(ref->seed);
 
 	if (!c->generation_given) {
+		if (stored_gen == U64_MAX) {
+			crucible_err(error, "stored generation %llu cannot be raised: no takeover possible",
+				     (unsigned long long)stored_gen);
+			return -EINVAL;
+		}
 		c->generation = stored_gen + 1;
 	} else if (c->generation < stored_gen) {
 		crucible_err(error, "generation %llu is lower than the stored generation %llu",
