@@ -1000,7 +1000,6 @@ static int alloc_runtime(struct crucible *c, char **error)
 {
 	int i, r;
 
-	c->rstate = kvcalloc(c->geo.nr_regions, sizeof(*c->rstate), GFP_KERNEL);
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		c->repair_buf[i] = vmalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS *
 					   CRUCIBLE_BLOCK_SIZE);
@@ -1009,7 +1008,7 @@ static int alloc_runtime(struct crucible *c, char **error)
 	}
 	c->repair_hash = kcalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS, sizeof(u64), GFP_KERNEL);
 	c->repair_flush = kcalloc(CRUCIBLE_REPAIR_CHUNK_BLOCKS, sizeof(u32), GFP_KERNEL);
-	if (!c->rstate || !c->repair_hash ||
+	if (!c->repair_hash ||
 	    !c->repair_flush) {
 		crucible_err(error, "cannot allocate region state");
 		return -ENOMEM;
@@ -1110,6 +1109,10 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		error = "volume size or region size out of range";
 		goto bad;
 	}
+	/* Before anything is sized by the volume: a length the legs cannot hold. */
+	r = check_leg_sizes(c, &error);
+	if (r)
+		goto bad;
 	r = alloc_runtime(c, &error);
 	if (r)
 		goto bad;
@@ -1122,11 +1125,12 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	r = check_leg_sizes(c, &error);
 	if (r)
 		goto bad;
-	/* region size may have come from the superblock: size again */
-	kvfree(c->rstate);
-	c->rstate = kvcalloc(c->geo.nr_regions, sizeof(*c->rstate), GFP_KERNEL);
+	/* Sized now: the region size may have come from the superblock. */
+	c->rstate = kvcalloc(c->geo.nr_regions, sizeof(*c->rstate),
+			     GFP_KERNEL | __GFP_NOWARN);
 	if (!c->rstate) {
-		error = "cannot allocate region state";
+		crucible_err(&error, "cannot allocate state for %llu regions: use a larger region_size",
+			     (unsigned long long)c->geo.nr_regions);
 		r = -ENOMEM;
 		goto bad;
 	}
