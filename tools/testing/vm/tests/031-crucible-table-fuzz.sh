@@ -7,18 +7,27 @@
 # back, and whose table creates the same volume again. Then random messages
 # to a live volume: each is taken or refused, and the volume still serves
 # its data. The harness fails the test on any oops or warning in the kernel
-# log. CRUCIBLE_FUZZ_SEED, CRUCIBLE_FUZZ_ITERATIONS and
-# CRUCIBLE_FUZZ_MESSAGES change the run (the default seed is fixed, so that
-# `make check` is repeatable).
+# log. The seed is fixed, so that `make check` is repeatable; to fuzz more,
+# pass crucible_fuzz_seed=N, crucible_fuzz_iterations=N and
+# crucible_fuzz_messages=N on the guest's kernel command line (VM_CMDLINE),
+# or CRUCIBLE_FUZZ_SEED, ... in the environment of a run from --shell.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=SCRIPTDIR/../lib-crucible.sh
 . "$(dirname "$0")/../lib-crucible.sh"
 
-SEED=${CRUCIBLE_FUZZ_SEED:-20261122}
-ITERATIONS=${CRUCIBLE_FUZZ_ITERATIONS:-200}
-MESSAGES=${CRUCIBLE_FUZZ_MESSAGES:-100}
+# The host's environment does not reach the guest, its kernel command line
+# does: VM_CMDLINE="crucible_fuzz_seed=7 crucible_fuzz_iterations=2000".
+cmdline_value() {
+	tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=\([0-9][0-9]*\)\$/\1/p" | tail -n 1
+}
+SEED=${CRUCIBLE_FUZZ_SEED:-$(cmdline_value crucible_fuzz_seed)}
+SEED=${SEED:-20261122}
+ITERATIONS=${CRUCIBLE_FUZZ_ITERATIONS:-$(cmdline_value crucible_fuzz_iterations)}
+ITERATIONS=${ITERATIONS:-200}
+MESSAGES=${CRUCIBLE_FUZZ_MESSAGES:-$(cmdline_value crucible_fuzz_messages)}
+MESSAGES=${MESSAGES:-100}
 VOLUME_MIB=16
 SECTORS=$((VOLUME_MIB * 2048))
 RANDOM=$SEED
