@@ -545,12 +545,6 @@ int crucible_md_assemble(struct crucible *c, char **error)
 	return 0;
 }
 
-/* Before the first resume: take the legs over with our generation. */
-int crucible_md_activate(struct crucible *c)
-{
-	return crucible_md_write_sbs(c);
-}
-
 static int flush_leg(struct crucible *c, unsigned int leg)
 {
 	return blkdev_issue_flush(c->legs[leg].dev->bdev);

@@ -928,7 +928,6 @@ static int get_legs(struct crucible *c, struct dm_arg_set *as, char **error)
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		const char *path = dm_shift_arg(as);
 
-		c->legs[i].idx = i;
 		r = dm_get_device(ti, path, dm_table_get_mode(ti->table),
 				  &c->legs[i].dev);
 		if (r) {
@@ -1231,7 +1230,7 @@ static int crucible_preresume(struct dm_target *ti)
 	if (!r)
 		r = crucible_md_assemble(c, &error);
 	if (!r)
-		r = crucible_md_activate(c);
+		r = crucible_md_write_sbs(c);	/* activate: take the legs over */
 	if (r) {
 		DMERR("%s: cannot assemble: %s",
 		      dm_table_device_name(ti->table), error ? error : "I/O error");

@@ -73,7 +73,6 @@ struct crucible_leg {
 	struct dm_dev *dev;
 	struct dm_bufio_client *bufio;	/* region table and records */
 	struct crucible_sb *sb;		/* in-core superblock, written alternately */
-	unsigned int idx;
 	enum crucible_leg_state state;	/* under crucible->lock */
 	bool fresh;			/* blank or replaced: everything stale */
 	bool stale;			/* some region is stale here (status) */
@@ -203,7 +202,6 @@ void crucible_md_default_owner(char *owner, size_t len);
 int crucible_md_open(struct crucible *c, char **error);
 void crucible_md_close(struct crucible *c);
 int crucible_md_assemble(struct crucible *c, char **error);
-int crucible_md_activate(struct crucible *c);
 int crucible_md_write_sb(struct crucible *c, unsigned int leg);
 int crucible_md_write_sbs(struct crucible *c);
 int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
