@@ -11,7 +11,7 @@
 #include "dm-crucible.h"
 
 #define ALL_ARGS \
-	"16 generation 3 region_size 4096 owner hostA replace_leg 2 repair manual repair_throttle 50 read_policy least_pending commit_period 250"
+	"20 generation 3 region_size 4096 owner hostA replace_leg 2 repair manual repair_throttle 50 read_policy least_pending commit_period 250 hydration off hydration_throttle 8"
 #define LONG_OWNER \
 	"2 owner 0123456789012345678901234567890123456789012345678901234567890123456789"
 
@@ -27,7 +27,8 @@ static const struct args_case args_cases[] = {
 	{ "all", ALL_ARGS, NULL },
 	{ "odd count", "1 generation", "pairs" },
 	{ "count beyond args", "4 generation 3", "optional arguments" },
-	{ "count too large", "18 a b c d e f g h i j k l m n o p q r", "optional arguments" },
+	{ "count too large", "22 a b c d e f g h i j k l m n o p q r s t u v",
+	  "optional arguments" },
 	{ "not a count", "generation 3", "optional arguments" },
 	{ "unknown", "2 colour blue", "Unknown optional argument" },
 	{ "generation zero", "2 generation 0", "generation" },
@@ -43,6 +44,10 @@ static const struct args_case args_cases[] = {
 	{ "throttle huge", "2 repair_throttle 99999999", "repair_throttle" },
 	{ "read policy other", "2 read_policy random", "read_policy" },
 	{ "commit period short", "2 commit_period 5", "commit_period" },
+	{ "hydration on", "2 hydration on", NULL },
+	{ "hydration other", "2 hydration maybe", "hydration" },
+	{ "hydration throttle text", "2 hydration_throttle fast", "hydration_throttle" },
+	{ "hydration throttle huge", "2 hydration_throttle 1000001", "hydration_throttle" },
 };
 
 static int split_line(char *line, char **argv, int max)
@@ -104,6 +109,7 @@ static void args_values(struct kunit *test)
 	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	c->repair_auto = true;
+	c->hydrate_on = true;
 	c->replace_leg = -1;
 	as.argv = argv;
 	as.argc = split_line(line, argv, ARRAY_SIZE(argv));
@@ -117,6 +123,8 @@ static void args_values(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, c->repair_throttle, 50U);
 	KUNIT_EXPECT_EQ(test, (int)c->read_policy, (int)CRUCIBLE_READ_LEAST_PENDING);
 	KUNIT_EXPECT_EQ(test, c->commit_period_ms, 250U);
+	KUNIT_EXPECT_FALSE(test, c->hydrate_on);
+	KUNIT_EXPECT_EQ(test, c->hydrate_throttle, 8U);
 }
 
 static struct kunit_case crucible_args_cases[] = {

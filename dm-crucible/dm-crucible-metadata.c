@@ -99,6 +99,50 @@ static void init_new_sb(struct crucible *c, struct crucible_sb *sb,
 }
 
 /*
+ * The parent the legs were made on and how far hydration got, against the
+ * parent in the table (shared/hydrate.c has the rules).
+ */
+static int open_parent_state(struct crucible *c, const struct crucible_sb *ref,
+			     u64 stored_gen, char **error)
+{
+	u64 stored[CRUCIBLE_NR_LEGS], recorded = le64_to_cpu(ref->parent_sectors);
+	/* Formatted (cruciblectl format) but never activated: nothing written. */
+	bool blank = !stored_gen;
+	unsigned int i, n = 0;
+	u64 total;
+
+	if (blank)
+		recorded = c->parent_sectors;
+	total = crucible_parent_blocks(recorded);
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (!c->legs[i].fresh && !blank)
+			stored[n++] = le64_to_cpu(c->legs[i].sb->hydrated_blocks);
+	crucible_hydration_init(&c->hydr, total, stored, n);
+
+	switch (crucible_parent_check(blank, recorded, c->hydr.durable,
+				      c->parent, c->parent_sectors)) {
+	case CRUCIBLE_PARENT_NOT_RECORDED:
+		crucible_err(error, "the volume was created without a parent; a parent can only be given when the volume is created");
+		return -EINVAL;
+	case CRUCIBLE_PARENT_SIZE_DIFFERS:
+		crucible_err(error, "parent size differs: the volume was made from a parent of %llu sectors, this one has %llu",
+			     (unsigned long long)recorded,
+			     (unsigned long long)c->parent_sectors);
+		return -EINVAL;
+	case CRUCIBLE_PARENT_STILL_NEEDED:
+		crucible_err(error, "parent still needed: %llu of %llu blocks hydrated; keep it in the table until hydration completes",
+			     (unsigned long long)c->hydr.durable,
+			     (unsigned long long)total);
+		return -EINVAL;
+	default:
+		break;
+	}
+	c->parent_recorded = recorded;
+	c->hydrate_reported = !c->parent || crucible_hydration_done(&c->hydr);
+	return 0;
+}
+
+/*
  * Read and validate the legs' superblocks; decide the volume's identity,
  * geometry and activation generation.  Writes nothing.  On failure *error
  * names the leg and the reason.
@@ -110,7 +154,7 @@ int crucible_md_open(struct crucible *c, char **error)
 	u64 stored_gen = 0, stored_seq = 0;
 	const char *stored_owner = "";
 	u32 region_blocks;
-	int i, err, nr_valid = 0;
+	int i, r, err, nr_valid = 0;
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		v[i] = read_leg_sb(c, i, c->legs[i].sb, &err);
@@ -161,6 +205,12 @@ int crucible_md_open(struct crucible *c, char **error)
 			init_new_sb(c, c->legs[i].sb, i);
 			c->legs[i].fresh = false;	/* nothing to sync */
 		}
+		/* A new volume records the parent it is made on. */
+		c->parent_recorded = c->parent_sectors;
+		crucible_hydration_init(&c->hydr,
+					crucible_parent_blocks(c->parent_sectors),
+					NULL, 0);
+		c->hydrate_reported = !c->parent;
 		return 0;
 	}
 
@@ -220,6 +270,10 @@ int crucible_md_open(struct crucible *c, char **error)
 	}
 	memcpy(c->uuid, ref->uuid, sizeof(c->uuid));
 	c->seed = le64_to_cpu(ref->seed);
+
+	r = open_parent_state(c, ref, stored_gen, error);
+	if (r)
+		return r;
 
 	if (!c->generation_given) {
 		if (stored_gen == U64_MAX) {
@@ -375,6 +429,8 @@ static void fill_sb_state(struct crucible *c, struct crucible_sb *sb)
 	sb->flush = cpu_to_le64(c->flush);
 	memset(sb->owner, 0, sizeof(sb->owner));
 	strscpy((char *)sb->owner, c->owner, sizeof(sb->owner));
+	sb->parent_sectors = cpu_to_le64(c->parent_recorded);
+	sb->hydrated_blocks = cpu_to_le64(c->hydr.durable);
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 		sb->leg_state[i] = (c->fault_persisted & (1U << i)) ?
 				   CRUCIBLE_LEG_FAULTED : CRUCIBLE_LEG_OK;
@@ -692,7 +748,7 @@ static bool check_fenced(struct crucible *c)
 int crucible_md_commit(struct crucible *c)
 {
 	struct crucible_region_meta m;
-	u64 r, new_flush;
+	u64 r, new_flush, hydrated;
 	u8 alive;
 	int i, ok;
 
@@ -719,6 +775,8 @@ int crucible_md_commit(struct crucible *c)
 		c->rstate[r] = s;
 	}
 	alive = crucible_alive_mask(c);
+	/* Every block below this has its data on the legs by now. */
+	hydrated = crucible_hydration_commit_begin(&c->hydr);
 	spin_unlock_irq(&c->lock);
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
@@ -762,6 +820,10 @@ int crucible_md_commit(struct crucible *c)
 			crucible_leg_failed(c, i, -EIO);
 
 	c->flush = new_flush;
+	/* The records below the snapshot are on disk: the cursor may say so. */
+	spin_lock_irq(&c->lock);
+	crucible_hydration_commit_end(&c->hydr, hydrated);
+	spin_unlock_irq(&c->lock);
 	ok = crucible_md_write_sbs(c);
 	c->last_commit = jiffies;
 	return ok;

@@ -51,7 +51,7 @@ static int source_records(struct crucible *c, unsigned int src, u64 b0,
 			return r;
 		hash[i] = rec.hash;
 		flush[i] = rec.flush;
-		if (rec.hash)
+		if (crucible_hash_has_data(rec.hash))
 			written++;
 	}
 	return written;
@@ -64,15 +64,23 @@ static int source_records(struct crucible *c, unsigned int src, u64 b0,
  * a record of its own and another leg's copy matches that record, the
  * source's copy is the damaged one, and the other copy replaces it in the
  * source buffer (*src_bad tells the caller to write it back).
+ *
+ * A block marked zeroed stays so: its data area means nothing.  On a
+ * volume with a parent, a record that no copy matches over an all-zero
+ * data area is the record of a first write whose data never reached the
+ * disk (records can be written back before the data is flushed): the
+ * block was unwritten before it, and reads from the parent again.
  */
 static u64 rehash_block(struct crucible *c, unsigned int src, u8 others,
-			unsigned int i, u64 rec_hash, bool *src_bad)
+			unsigned int i, u64 block, u64 rec_hash, bool *src_bad)
 {
 	void *data = leg_block(c, src, i);
 	unsigned int t;
 	u64 h;
 
 	*src_bad = false;
+	if (rec_hash == CRUCIBLE_HASH_ZEROED)
+		return rec_hash;
 	if (!rec_hash && block_is_zero(data))
 		return CRUCIBLE_HASH_UNWRITTEN;
 	h = crucible_block_hash(data);
@@ -86,13 +94,19 @@ static u64 rehash_block(struct crucible *c, unsigned int src, u8 others,
 		*src_bad = true;
 		return rec_hash;
 	}
+	if (c->parent_recorded && block_is_zero(data) &&
+	    block < crucible_parent_blocks(c->parent_recorded))
+		return CRUCIBLE_HASH_UNWRITTEN;
 	return h;
 }
 
-/* Write the runs of blocks set in @blocks from @from to @leg. */
-static int copy_runs(struct crucible *c, unsigned int leg, unsigned int from,
-		     u64 b0, unsigned int n, const unsigned long *blocks,
-		     u64 *copied)
+/*
+ * Write to @leg the runs of blocks set in @blocks, volume blocks @b0 on,
+ * from @src (block i of the chunk at @src + i * 4 KiB).
+ */
+int crucible_copy_runs(struct crucible *c, unsigned int leg, void *src,
+		       u64 b0, unsigned int n, const unsigned long *blocks,
+		       blk_opf_t flags, u64 *copied)
 {
 	unsigned int start, end;
 	int r;
@@ -100,9 +114,9 @@ static int copy_runs(struct crucible *c, unsigned int leg, unsigned int from,
 	for (start = find_first_bit(blocks, n); start < n;
 	     start = find_next_bit(blocks, n, end)) {
 		end = find_next_zero_bit(blocks, n, start);
-		r = crucible_sync_io(c, leg, REQ_OP_WRITE, 0,
+		r = crucible_sync_io(c, leg, REQ_OP_WRITE, flags,
 				     c->geo.data_start + b0 + start, end - start,
-				     leg_block(c, from, start));
+				     src + ((size_t)start << CRUCIBLE_BLOCK_SHIFT));
 		if (r)
 			return r;
 		*copied += end - start;
@@ -127,6 +141,8 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg,
 
 	bitmap_zero(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
 	for (i = 0; i < n; i++) {
+		if (hash[i] == CRUCIBLE_HASH_ZEROED)
+			continue;	/* no data to copy, the record says it */
 		if (hash[i] == CRUCIBLE_HASH_UNWRITTEN) {
 			/*
 			 * Reads of it return zeros anyway; still, leave no
@@ -148,7 +164,8 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg,
 		else if (r)
 			return r;
 	}
-	r = copy_runs(c, leg, src, b0, n, differs, copied);
+	r = crucible_copy_runs(c, leg, c->repair_buf[src], b0, n, differs, 0,
+			       copied);
 	if (r)
 		return r;
 	/* Records follow the source's, block for block. */
@@ -207,7 +224,8 @@ static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
 	for (i = 0; i < n; i++) {
 		if (!rehash) {
 			/* Never copy a bad source block over a copy. */
-			if (hash[i] && crucible_block_hash(leg_block(c, src, i)) != hash[i]) {
+			if (crucible_hash_has_data(hash[i]) &&
+			    crucible_block_hash(leg_block(c, src, i)) != hash[i]) {
 				atomic64_inc(&c->stats.mismatches);
 				DMERR_LIMIT("%s: repair: leg %u block %llu fails its record",
 					    dm_table_device_name(c->ti->table),
@@ -216,7 +234,7 @@ static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
 			}
 			continue;
 		}
-		h = rehash_block(c, src, *targets, i, hash[i], &bad);
+		h = rehash_block(c, src, *targets, i, b0 + i, hash[i], &bad);
 		if (bad)
 			__set_bit(i, src_fix);
 		if (h != hash[i]) {
@@ -228,7 +246,8 @@ static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
 		}
 	}
 	if (!bitmap_empty(src_fix, n)) {
-		r = copy_runs(c, src, src, b0, n, src_fix, copied);
+		r = crucible_copy_runs(c, src, c->repair_buf[src], b0, n,
+				       src_fix, 0, copied);
 		if (r)
 			return r;
 	}
@@ -253,6 +272,55 @@ static int pick_source(struct crucible *c, u32 s, u8 alive)
 		if (ok & BIT(i))
 			return i;
 	return -1;
+}
+
+/*
+ * Take @region for repair, hydration or a discard: new writes wait for the
+ * worker, writes in flight drain.  *@src is the leg to read from (alive,
+ * not stale there).  Returns -EAGAIN when the region must be rehashed
+ * first (repair it), -ENODEV when no leg can be the source.
+ */
+int crucible_lock_region(struct crucible *c, u64 region, int *src)
+{
+	u32 s;
+
+	spin_lock_irq(&c->lock);
+	s = c->rstate[region];
+	*src = pick_source(c, s, crucible_alive_mask(c));
+	if (*src < 0 || (s & RS_REHASH)) {
+		spin_unlock_irq(&c->lock);
+		return *src < 0 ? -ENODEV : -EAGAIN;
+	}
+	c->rstate[region] |= RS_LOCKED;
+	spin_unlock_irq(&c->lock);
+	wait_event(c->inflight_wait,
+		   !RS_INFLIGHT(READ_ONCE(c->rstate[region])));
+	return 0;
+}
+
+/*
+ * Repair-like work wrote @region on the legs in @ok: the others missed it
+ * and are stale there; the next commit stamps it.
+ */
+void crucible_region_written(struct crucible *c, u64 region, u8 ok)
+{
+	u8 all = BIT(CRUCIBLE_NR_LEGS) - 1;
+
+	spin_lock_irq(&c->lock);
+	if (ok != all)
+		__crucible_set_stale(c, region, all & ~ok);
+	c->rstate[region] |= RS_WRITTEN;
+	c->need_commit = true;
+	spin_unlock_irq(&c->lock);
+}
+
+/* Let the writes that waited for a locked region go. */
+void crucible_unlock_region(struct crucible *c, u64 region)
+{
+	spin_lock_irq(&c->lock);
+	c->rstate[region] &= ~RS_LOCKED;
+	spin_unlock_irq(&c->lock);
+	crucible_wake_worker(c);
 }
 
 /*
@@ -330,10 +398,7 @@ int crucible_repair_region(struct crucible *c, u64 region)
 unlock:
 	atomic64_add(copied, &c->stats.repaired);
 	c->repair_bytes += copied << CRUCIBLE_BLOCK_SHIFT;
-	spin_lock_irq(&c->lock);
-	c->rstate[region] &= ~RS_LOCKED;
-	spin_unlock_irq(&c->lock);
-	crucible_wake_worker(c);
+	crucible_unlock_region(c, region);
 	return r;
 }
 

@@ -139,16 +139,17 @@ void crucible_leg_failed(struct crucible *c, unsigned int leg, int err)
  * Synchronous I/O on a leg (metadata, repair, read retries)
  */
 
-int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
-		     blk_opf_t flags, u64 block, unsigned int nr, void *buf)
+/* Synchronous I/O of @count sectors at @sector of @bdev, to or from @buf. */
+int crucible_dm_io(struct crucible *c, struct block_device *bdev,
+		   blk_opf_t opf, sector_t sector, sector_t count, void *buf)
 {
 	struct dm_io_region where = {
-		.bdev = c->legs[leg].dev->bdev,
-		.sector = block << (CRUCIBLE_BLOCK_SHIFT - 9),
-		.count = (sector_t)nr << (CRUCIBLE_BLOCK_SHIFT - 9),
+		.bdev = bdev,
+		.sector = sector,
+		.count = count,
 	};
 	struct dm_io_request req = {
-		.bi_opf = op | flags,
+		.bi_opf = opf,
 		.mem.type = is_vmalloc_addr(buf) ? DM_IO_VMA : DM_IO_KMEM,
 		.mem.ptr.addr = buf,
 		.client = c->io_client,
@@ -160,6 +161,14 @@ int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 	if (!r && error_bits)
 		r = -EIO;
 	return r;
+}
+
+int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
+		     blk_opf_t flags, u64 block, unsigned int nr, void *buf)
+{
+	return crucible_dm_io(c, c->legs[leg].dev->bdev, op | flags,
+			      block << (CRUCIBLE_BLOCK_SHIFT - 9),
+			      (sector_t)nr << (CRUCIBLE_BLOCK_SHIFT - 9), buf);
 }
 
 /*
@@ -201,7 +210,7 @@ static u64 bio_block_op(struct bio *bio, unsigned int blk, enum block_op op,
 	if (op != BLOCK_HASH)
 		return 0;
 	h = xxh64_digest(&st);
-	return h == CRUCIBLE_HASH_UNWRITTEN ? CRUCIBLE_HASH_ZERO_REMAP : h;
+	return crucible_hash_fixup(h);
 }
 
 /*
@@ -424,12 +433,27 @@ static u8 read_candidates(struct crucible *c, u64 region)
 	return crucible_alive_mask(c) & ~(c->rstate[region] & RS_STALE_MASK);
 }
 
+/* Where the content of a block comes from, by its record. */
+enum block_src {
+	SRC_DATA,	/* the leg's data area, checked against the record */
+	SRC_ZERO,	/* zeros: never written (no parent behind), or zeroed */
+	SRC_PARENT,	/* never written, and the parent has it */
+};
+
+static enum block_src record_src(struct crucible *c, u64 b,
+				 const struct crucible_rec *rec)
+{
+	if (rec->hash == CRUCIBLE_HASH_UNWRITTEN)
+		return crucible_parent_backed(c, b) ? SRC_PARENT : SRC_ZERO;
+	return rec->hash == CRUCIBLE_HASH_ZEROED ? SRC_ZERO : SRC_DATA;
+}
+
 /*
  * Read block @b from @leg into @page and check it against that leg's
- * record.  Returns 0 if good (*unwritten set if never written).
+ * record.  Returns 0 if good; *src says whether @page holds it.
  */
 static int read_good_block(struct crucible *c, unsigned int leg, u64 b,
-			   void *page, bool *unwritten)
+			   void *page, enum block_src *src)
 {
 	struct crucible_rec rec;
 	int r;
@@ -437,14 +461,27 @@ static int read_good_block(struct crucible *c, unsigned int leg, u64 b,
 	r = crucible_md_get_record(c, leg, b, &rec);
 	if (r)
 		return r;
-	*unwritten = rec.hash == CRUCIBLE_HASH_UNWRITTEN;
-	if (*unwritten)
+	*src = record_src(c, b, &rec);
+	if (*src != SRC_DATA)
 		return 0;
 	r = crucible_sync_io(c, leg, REQ_OP_READ, 0, c->geo.data_start + b, 1,
 			     page);
 	if (r)
 		return r;
 	return crucible_block_hash(page) == rec.hash ? 0 : -EILSEQ;
+}
+
+/* Put a good block into the bio; returns 1 if the parent must fill it. */
+static int serve_block(struct bio *bio, unsigned int i, enum block_src src,
+		       const void *page)
+{
+	if (src == SRC_PARENT)
+		return 1;
+	if (src == SRC_ZERO)
+		bio_block_op(bio, i, BLOCK_ZERO, NULL);
+	else
+		bio_block_op(bio, i, BLOCK_FILL, page);
+	return 0;
 }
 
 /* Mark @leg's copy of @region bad so repair rewrites it from a good one. */
@@ -459,14 +496,15 @@ static void schedule_heal(struct crucible *c, u64 region, unsigned int leg)
 
 /*
  * One block of a read failed its check (or the leg returned an error).
- * Serve it from another copy that passes its own check.
+ * Serve it from another copy that passes its own check.  Returns 1 if the
+ * block turns out to be the parent's to serve.
  */
 static int fix_read_block(struct crucible *c, struct crucible_io *io,
 			  struct bio *bio, unsigned int i, void *page,
 			  bool io_error)
 {
 	u64 b = io->first_block + i;
-	bool unwritten;
+	enum block_src src;
 	u8 others;
 	int leg, tries;
 
@@ -481,13 +519,8 @@ static int fix_read_block(struct crucible *c, struct crucible_io *io,
 			wait_event_timeout(c->inflight_wait,
 					   !RS_INFLIGHT(READ_ONCE(c->rstate[io->region])),
 					   HZ);
-			if (!read_good_block(c, io->leg, b, page, &unwritten)) {
-				if (unwritten)
-					bio_block_op(bio, i, BLOCK_ZERO, NULL);
-				else
-					bio_block_op(bio, i, BLOCK_FILL, page);
-				return 0;
-			}
+			if (!read_good_block(c, io->leg, b, page, &src))
+				return serve_block(bio, i, src, page);
 		}
 		atomic64_inc(&c->stats.mismatches);
 		DMERR_LIMIT("%s: block %llu: leg %d copy does not match its record",
@@ -501,14 +534,10 @@ static int fix_read_block(struct crucible *c, struct crucible_io *io,
 	for (leg = 0; leg < CRUCIBLE_NR_LEGS; leg++) {
 		if (!(others & (1U << leg)))
 			continue;
-		if (read_good_block(c, leg, b, page, &unwritten))
+		if (read_good_block(c, leg, b, page, &src))
 			continue;
-		if (unwritten)
-			bio_block_op(bio, i, BLOCK_ZERO, NULL);
-		else
-			bio_block_op(bio, i, BLOCK_FILL, page);
 		schedule_heal(c, io->region, io->leg);
-		return 0;
+		return serve_block(bio, i, src, page);
 	}
 	DMERR_LIMIT("%s: block %llu: no leg holds a copy that matches its record",
 		    dm_table_device_name(c->ti->table), (unsigned long long)b);
@@ -519,12 +548,14 @@ static void read_verify(struct work_struct *ws)
 {
 	struct crucible_io *io = container_of(ws, struct crucible_io, work);
 	struct bio *bio = dm_bio_from_per_bio_data(io, sizeof(*io));
+	DECLARE_BITMAP(from_parent, CRUCIBLE_MAX_IO_BLOCKS);
 	struct crucible *c = io->c;
 	bool io_error = io->status != BLK_STS_OK;
 	struct page *page = NULL;
 	blk_status_t status = BLK_STS_OK;
 	unsigned int i;
 
+	bitmap_zero(from_parent, CRUCIBLE_MAX_IO_BLOCKS);
 	if (io_error) {
 		atomic64_inc(&c->legs[io->leg].errors);
 		schedule_heal(c, io->region, io->leg);
@@ -536,9 +567,10 @@ static void read_verify(struct work_struct *ws)
 
 		if (!io_error) {
 			r = crucible_md_get_record(c, io->leg, b, &rec);
-			if (!r && rec.hash == CRUCIBLE_HASH_UNWRITTEN) {
-				/* Never written: zeros, whatever the leg holds. */
-				bio_block_op(bio, i, BLOCK_ZERO, NULL);
+			/* Not data: whatever the leg holds does not count. */
+			if (!r && record_src(c, b, &rec) != SRC_DATA) {
+				if (serve_block(bio, i, record_src(c, b, &rec), NULL))
+					__set_bit(i, from_parent);
 				continue;
 			}
 			if (!r && bio_block_op(bio, i, BLOCK_HASH, NULL) == rec.hash)
@@ -546,12 +578,23 @@ static void read_verify(struct work_struct *ws)
 		}
 		if (!page)
 			page = mempool_alloc(&c->page_pool, GFP_NOIO);
-		if (fix_read_block(c, io, bio, i, page_address(page),
-				   io_error || r == -EIO))
+		r = fix_read_block(c, io, bio, i, page_address(page),
+				   io_error || r == -EIO);
+		if (r < 0)
 			status = BLK_STS_IOERR;
+		else if (r)
+			__set_bit(i, from_parent);
 	}
 	if (page)
 		mempool_free(page, &c->page_pool);
+	if (status == BLK_STS_OK && !bitmap_empty(from_parent, io->nr_blocks) &&
+	    crucible_read_parent_bio(c, bio, io->first_block, from_parent,
+				     io->nr_blocks)) {
+		DMERR_LIMIT("%s: read of block %llu+%u: the parent failed it",
+			    dm_table_device_name(c->ti->table),
+			    (unsigned long long)io->first_block, io->nr_blocks);
+		status = BLK_STS_IOERR;
+	}
 	atomic64_inc(&c->stats.reads);
 	bio->bi_status = status;
 	bio_endio(bio);
@@ -634,7 +677,8 @@ static int crucible_map(struct dm_target *ti, struct bio *bio)
 	struct crucible *c = ti->private;
 
 	init_io(c, bio);
-	if (bio->bi_opf & REQ_PREFLUSH) {
+	if ((bio->bi_opf & REQ_PREFLUSH) || op_is_discard(bio->bi_opf) ||
+	    bio_op(bio) == REQ_OP_WRITE_ZEROES) {
 		defer_bio(c, bio);
 		return DM_MAPIO_SUBMITTED;
 	}
@@ -780,12 +824,13 @@ static void process_bios(struct crucible *c, struct bio_list *bios)
 static void do_worker(struct work_struct *ws)
 {
 	struct crucible *c = container_of(ws, struct crucible, worker);
-	struct bio_list bios, flushes, writes;
+	struct bio_list bios, flushes, writes, discards;
 	struct bio *bio;
 	int err;
 
 	record_faults(c);
 
+	bio_list_init(&discards);
 	bio_list_init(&flushes);
 	bio_list_init(&writes);
 	spin_lock_irq(&c->lock);
@@ -796,8 +841,15 @@ static void do_worker(struct work_struct *ws)
 	while ((bio = bio_list_pop(&bios))) {
 		if (bio->bi_opf & REQ_PREFLUSH)
 			bio_list_add(&flushes, bio);
+		else if (op_is_discard(bio->bi_opf) ||
+			 bio_op(bio) == REQ_OP_WRITE_ZEROES)
+			bio_list_add(&discards, bio);
 		else
 			bio_list_add(&writes, bio);
+	}
+	while ((bio = bio_list_pop(&discards))) {
+		bio->bi_status = crucible_discard(c, bio) ? BLK_STS_IOERR : BLK_STS_OK;
+		bio_endio(bio);
 	}
 
 	if (!bio_list_empty(&flushes) || (c->need_commit && commit_due(c))) {
@@ -834,7 +886,7 @@ int crucible_parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 			    char **error)
 {
 	static const struct dm_arg _args[] = {
-		{0, 16, "Invalid number of optional arguments"},
+		{0, 20, "Invalid number of optional arguments"},
 	};
 	unsigned int argc;
 	const char *key, *val;
@@ -912,8 +964,23 @@ int crucible_parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 				return -EINVAL;
 			}
 			c->commit_period_ms = v;
+		} else if (!strcasecmp(key, "hydration")) {
+			if (!strcasecmp(val, "on")) {
+				c->hydrate_on = true;
+			} else if (!strcasecmp(val, "off")) {
+				c->hydrate_on = false;
+			} else {
+				crucible_err(error, "hydration: expected 'on' or 'off'");
+				return -EINVAL;
+			}
+		} else if (!strcasecmp(key, "hydration_throttle")) {
+			if (parse_u64(val, &v) || v > 1000000) {
+				crucible_err(error, "hydration_throttle: expected MiB/s from 0 (unlimited) to 1000000");
+				return -EINVAL;
+			}
+			c->hydrate_throttle = v;
 		} else {
-			crucible_err(error, "Unknown optional argument (expected generation, region_size, owner, replace_leg, repair, repair_throttle, read_policy or commit_period)");
+			crucible_err(error, "Unknown optional argument (expected generation, region_size, owner, replace_leg, repair, repair_throttle, read_policy, commit_period, hydration or hydration_throttle)");
 			return -EINVAL;
 		}
 	}
@@ -972,9 +1039,12 @@ static int get_parent(struct crucible *c, const char *path, char **error)
 			     (unsigned long long)ti->len);
 		return -EINVAL;
 	}
-	/* Reading through to the parent lands with the parent issue. */
-	crucible_err(error, "a parent device is not supported yet: use '-'");
-	return -EOPNOTSUPP;
+	if (!size) {
+		crucible_err(error, "parent '%s' is empty", path);
+		return -EINVAL;
+	}
+	c->parent_sectors = size;
+	return 0;
 }
 
 static int check_leg_sizes(struct crucible *c, char **error)
@@ -1070,6 +1140,7 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	c->replace_leg = -1;
 	c->repair_auto = true;
 	c->commit_period_ms = 1000;
+	c->hydrate_on = true;
 	c->geo.region_blocks = CRUCIBLE_DEFAULT_REGION_BLOCKS;
 	crucible_md_default_owner(c->owner, sizeof(c->owner));
 	spin_lock_init(&c->lock);
@@ -1081,6 +1152,7 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	INIT_WORK(&c->event_work, do_event);
 	INIT_DELAYED_WORK(&c->waker, do_waker);
 	INIT_DELAYED_WORK(&c->repair_work, crucible_repair_work);
+	INIT_DELAYED_WORK(&c->hydrate_work, crucible_hydrate_work);
 	c->suspended = true;
 
 	r = get_legs(c, &as, &error);
@@ -1142,7 +1214,10 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	ti->num_flush_bios = 1;
 	ti->flush_supported = true;
-	ti->num_discard_bios = 0;
+	/* Discards and write-zeroes only change records: the legs need not. */
+	ti->num_discard_bios = 1;
+	ti->num_write_zeroes_bios = 1;
+	ti->discards_supported = true;
 	ti->per_io_data_size = sizeof(struct crucible_io);
 	c->assembled = false;
 	return 0;
@@ -1164,6 +1239,7 @@ static void crucible_dtr(struct dm_target *ti)
 	if (c->wq) {
 		cancel_delayed_work_sync(&c->waker);
 		cancel_delayed_work_sync(&c->repair_work);
+		cancel_delayed_work_sync(&c->hydrate_work);
 		flush_workqueue(c->wq);
 		destroy_workqueue(c->wq);
 	}
@@ -1200,6 +1276,7 @@ static void crucible_presuspend(struct dm_target *ti)
 	c->suspended = true;
 	spin_unlock_irq(&c->lock);
 	cancel_delayed_work_sync(&c->repair_work);
+	cancel_delayed_work_sync(&c->hydrate_work);
 }
 
 static void crucible_postsuspend(struct dm_target *ti)
@@ -1252,6 +1329,7 @@ static void crucible_resume(struct dm_target *ti)
 	queue_delayed_work(c->wq, &c->waker,
 			   msecs_to_jiffies(c->commit_period_ms));
 	crucible_kick_repair(c);
+	crucible_kick_hydration(c);
 }
 
 /*
@@ -1323,6 +1401,7 @@ static void crucible_status(struct dm_target *ti, status_type_t type,
 {
 	struct crucible *c = ti->private;
 	unsigned int sz = 0;
+	const char *hstate;
 	bool repairable;
 	int i;
 
@@ -1330,14 +1409,20 @@ static void crucible_status(struct dm_target *ti, status_type_t type,
 	case STATUSTYPE_INFO:
 		spin_lock_irq(&c->lock);
 		repairable = refresh_leg_stale(c);
-		DMEMIT("1 %s %llu %llu %c%c%c %llu/%llu - %s",
+		DMEMIT("1 %s %llu %llu %c%c%c %llu/%llu",
 		       mode_str(c), (unsigned long long)c->generation,
 		       (unsigned long long)c->flush,
 		       leg_state_char(c, 0), leg_state_char(c, 1),
 		       leg_state_char(c, 2),
 		       (unsigned long long)(c->geo.nr_regions - c->unsynced),
-		       (unsigned long long)c->geo.nr_regions,
-		       repair_state(c, repairable));
+		       (unsigned long long)c->geo.nr_regions);
+		if (c->parent)
+			DMEMIT(" %llu/%llu", (unsigned long long)c->hydr.cursor,
+			       (unsigned long long)c->hydr.total);
+		else
+			DMEMIT(" -");
+		DMEMIT(" %s", repair_state(c, repairable));
+		hstate = crucible_hydration_state(c);
 		spin_unlock_irq(&c->lock);
 		DMEMIT(" %llu %llu %llu %llu %llu",
 		       (unsigned long long)atomic64_read(&c->stats.reads),
@@ -1348,13 +1433,16 @@ static void crucible_status(struct dm_target *ti, status_type_t type,
 		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 			DMEMIT(" %llu", (unsigned long long)
 			       atomic64_read(&c->legs[i].errors));
+		DMEMIT(" %s %llu", hstate, (unsigned long long)
+		       atomic64_read(&c->stats.parent_errors));
 		break;
 	case STATUSTYPE_TABLE:
 		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 			DMEMIT("%s ", c->legs[i].dev->name);
 		DMEMIT("%s", c->parent ? c->parent->name : "-");
 		DMEMIT(" %u generation %llu region_size %u owner %s",
-		       (c->replace_leg >= 0 && c->legs[c->replace_leg].fresh) ? 16 : 14,
+		       (c->replace_leg >= 0 && c->legs[c->replace_leg].fresh ? 16 : 14) +
+		       (c->parent ? 4 : 0),
 		       (unsigned long long)c->generation,
 		       c->geo.region_blocks * CRUCIBLE_SECTORS_PER_BLOCK, c->owner);
 		DMEMIT(" repair %s read_policy %s",
@@ -1365,6 +1453,9 @@ static void crucible_status(struct dm_target *ti, status_type_t type,
 		       c->commit_period_ms, c->repair_throttle);
 		if (c->replace_leg >= 0 && c->legs[c->replace_leg].fresh)
 			DMEMIT(" replace_leg %d", c->replace_leg);
+		if (c->parent)
+			DMEMIT(" hydration %s hydration_throttle %u",
+			       c->hydrate_on ? "on" : "off", c->hydrate_throttle);
 		break;
 	case STATUSTYPE_IMA:
 		*result = '\0';
@@ -1442,11 +1533,48 @@ static int msg_leg(struct crucible *c, const char *arg, bool fail)
 	return 0;
 }
 
+/* repair_throttle and hydration_throttle: MiB/s, 0 = unlimited. */
+static int msg_throttle(struct crucible *c, const char *name, const char *arg,
+			unsigned int *throttle)
+{
+	unsigned int v;
+
+	if (kstrtouint(arg, 10, &v) || v > 1000000) {
+		DMWARN("%s: %s: expected MiB/s from 0 (unlimited) to 1000000",
+		       dev_name_of(c), name);
+		return -EINVAL;
+	}
+	*throttle = v;
+	return 0;
+}
+
+static int msg_hydration(struct crucible *c, const char *arg)
+{
+	bool on;
+
+	if (!strcasecmp(arg, "on")) {
+		on = true;
+	} else if (!strcasecmp(arg, "off")) {
+		on = false;
+	} else {
+		DMWARN("%s: hydration: expected 'on' or 'off'", dev_name_of(c));
+		return -EINVAL;
+	}
+	if (!c->parent) {
+		DMWARN("%s: hydration: the volume has no parent", dev_name_of(c));
+		return -EINVAL;
+	}
+	c->hydrate_on = on;
+	if (on)
+		crucible_kick_hydration(c);
+	crucible_raise_event(c);
+	return 0;
+}
+
 static int crucible_message(struct dm_target *ti, unsigned int argc,
 			    char **argv, char *result, unsigned int maxlen)
 {
 	struct crucible *c = ti->private;
-	u64 v;
 
 	if (argc == 2 && !strcasecmp(argv[0], "reconcile")) {
 		if (!strcasecmp(argv[1], "start")) {
@@ -1473,19 +1601,13 @@ static int crucible_message(struct dm_target *ti, unsigned int argc,
 		atomic64_set(&c->stats.flushes, 0);
 		atomic64_set(&c->stats.mismatches, 0);
 		atomic64_set(&c->stats.repaired, 0);
+		atomic64_set(&c->stats.parent_errors, 0);
 		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 			atomic64_set(&c->legs[i].errors, 0);
 		return 0;
 	}
-	if (argc == 2 && !strcasecmp(argv[0], "repair_throttle")) {
-		if (kstrtoull(argv[1], 10, &v) || v > 1000000) {
-			DMWARN("%s: repair_throttle: expected MiB/s from 0 (unlimited) to 1000000",
-			       dev_name_of(c));
-			return -EINVAL;
-		}
-		c->repair_throttle = v;
-		return 0;
-	}
+	if (argc == 2 && !strcasecmp(argv[0], "repair_throttle"))
+		return msg_throttle(c, argv[0], argv[1], &c->repair_throttle);
 	if (argc == 2 && !strcasecmp(argv[0], "read_policy")) {
 		if (!strcasecmp(argv[1], "round_robin")) {
 			c->read_policy = CRUCIBLE_READ_ROUND_ROBIN;
@@ -1498,9 +1620,14 @@ static int crucible_message(struct dm_target *ti, unsigned int argc,
 		}
 		return 0;
 	}
+	if (argc == 2 && !strcasecmp(argv[0], "hydration"))
+		return msg_hydration(c, argv[1]);
+	if (argc == 2 && !strcasecmp(argv[0], "hydration_throttle"))
+		return msg_throttle(c, argv[0], argv[1], &c->hydrate_throttle);
 	DMWARN("%s: unknown message '%s'; expected reconcile start|stop, fail_leg <n>,",
 	       dev_name_of(c), argc ? argv[0] : "");
-	DMWARN("restore_leg <n>, reset_counters, repair_throttle <MiB/s> or read_policy <name>");
+	DMWARN("restore_leg <n>, reset_counters, repair_throttle <MiB/s>, read_policy <name>,");
+	DMWARN("hydration on|off or hydration_throttle <MiB/s>");
 	return -EINVAL;
 }
 
@@ -1522,7 +1649,10 @@ static void crucible_io_hints(struct dm_target *ti, struct queue_limits *limits)
 	limits->logical_block_size = CRUCIBLE_BLOCK_SIZE;
 	limits->physical_block_size = CRUCIBLE_BLOCK_SIZE;
 	limits->io_min = CRUCIBLE_BLOCK_SIZE;
-	limits->max_discard_sectors = 0;
+	limits->discard_granularity = CRUCIBLE_BLOCK_SIZE;
+	limits->max_discard_sectors = 1U << 21;		/* 1 GiB */
+	limits->max_hw_discard_sectors = 1U << 21;
+	limits->max_write_zeroes_sectors = 1U << 21;
 }
 
 static struct target_type crucible_target = {

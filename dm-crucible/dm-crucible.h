@@ -20,6 +20,7 @@
 
 #include "../include/crucible/format.h"
 #include "../include/crucible/reconcile.h"
+#include "../include/crucible/hydrate.h"
 
 #define DM_MSG_PREFIX "crucible"
 
@@ -86,12 +87,21 @@ struct crucible_stats {
 	atomic64_t flushes;
 	atomic64_t mismatches;
 	atomic64_t repaired;
+	atomic64_t parent_errors;	/* parent reads that failed */
 };
+
+/* While the volume is busy, hydration waits this long between chunks. */
+#define CRUCIBLE_HYDRATE_BUSY_WAIT_MS	100
+/* After a parent read error: first retry, and the longest wait. */
+#define CRUCIBLE_HYDRATE_BACKOFF_MIN_MS	1000
+#define CRUCIBLE_HYDRATE_BACKOFF_MAX_MS	60000
 
 struct crucible {
 	struct dm_target *ti;
 	struct crucible_leg legs[CRUCIBLE_NR_LEGS];
-	struct dm_dev *parent;
+	struct dm_dev *parent;		/* read-only origin, or NULL */
+	sector_t parent_sectors;	/* its size */
+	u64 parent_recorded;		/* parent size the legs were made on */
 	struct crucible_geometry geo;
 	u64 seed;
 	u8 uuid[16];
@@ -105,6 +115,8 @@ struct crucible {
 	unsigned int repair_throttle;	/* MiB/s, 0 = unlimited */
 	enum crucible_read_policy read_policy;
 	unsigned int commit_period_ms;
+	bool hydrate_on;
+	unsigned int hydrate_throttle;	/* MiB/s, 0 = unlimited */
 
 	spinlock_t lock;		/* region states, leg states, lists */
 	struct mutex mark_lock;		/* dirty marking vs. a leg coming back */
@@ -128,10 +140,18 @@ struct crucible {
 	u64 repair_cursor;		/* next region background repair looks at */
 	u64 repair_bytes;		/* copied by the last region repair */
 
+	/* Hydration: the cursor is under lock, the rest is the hydrate work's. */
+	struct crucible_hydration hydr;
+	unsigned int hydrate_backoff_ms; /* 0, or the wait after a parent error */
+	bool hydrate_waited;		/* waited once for a busy volume */
+	bool hydrate_reported;		/* "complete" said */
+	u64 hydrate_ios;		/* reads + writes when the last chunk ended */
+
 	struct workqueue_struct *wq;	/* ordered: worker and repair */
 	struct workqueue_struct *io_wq;	/* completions, read verification */
 	struct work_struct worker;
 	struct delayed_work repair_work;
+	struct delayed_work hydrate_work;
 	struct delayed_work waker;	/* periodic commit */
 	struct work_struct event_work;	/* dm_table_event */
 	wait_queue_head_t inflight_wait;
@@ -220,9 +240,26 @@ int crucible_md_set_region(struct crucible *c, unsigned int leg, u64 region,
 void crucible_leg_failed(struct crucible *c, unsigned int leg, int err);
 
 /* dm-crucible-repair.c */
+int crucible_copy_runs(struct crucible *c, unsigned int leg, void *src,
+		       u64 b0, unsigned int n, const unsigned long *blocks,
+		       blk_opf_t flags, u64 *copied);
+int crucible_lock_region(struct crucible *c, u64 region, int *src);
+void crucible_region_written(struct crucible *c, u64 region, u8 ok);
+void crucible_unlock_region(struct crucible *c, u64 region);
 int crucible_repair_region(struct crucible *c, u64 region);
 void crucible_repair_work(struct work_struct *ws);
 void crucible_kick_repair(struct crucible *c);
+
+/* dm-crucible-hydrate.c */
+bool crucible_parent_backed(struct crucible *c, u64 block);
+int crucible_read_parent(struct crucible *c, u64 block, unsigned int nr,
+			 void *buf);
+int crucible_read_parent_bio(struct crucible *c, struct bio *bio, u64 first,
+			     const unsigned long *blocks, unsigned int nr);
+void crucible_hydrate_work(struct work_struct *ws);
+void crucible_kick_hydration(struct crucible *c);
+const char *crucible_hydration_state(struct crucible *c);
+int crucible_discard(struct crucible *c, struct bio *bio);
 
 /* dm-crucible-target.c */
 void crucible_wake_worker(struct crucible *c);
@@ -230,6 +267,8 @@ void crucible_raise_event(struct crucible *c);
 void crucible_err(char **error, const char *fmt, ...) __printf(2, 3);
 int crucible_parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 			    char **error);
+int crucible_dm_io(struct crucible *c, struct block_device *bdev,
+		   blk_opf_t opf, sector_t sector, sector_t count, void *buf);
 int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 		     blk_opf_t flags, u64 block, unsigned int nr, void *buf);
 

@@ -175,7 +175,10 @@ static void crucible_layout_sizes(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, csum), (size_t)0);
 	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, magic), (size_t)8);
 	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, version), (size_t)16);
-	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, pad), (size_t)196);
+	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, hydrated_blocks), (size_t)120);
+	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, owner), (size_t)132);
+	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, parent_sectors), (size_t)196);
+	KUNIT_EXPECT_EQ(test, offsetof(struct crucible_sb, pad), (size_t)204);
 }
 
 /* A valid superblock, as a formatted leg @leg of a 12345-block volume. */

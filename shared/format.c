@@ -54,7 +54,7 @@ u64 crucible_block_hash(const void *data)
 {
 	u64 h = crucible_xxh64(data, CRUCIBLE_BLOCK_SIZE, 0);
 
-	return h == CRUCIBLE_HASH_UNWRITTEN ? CRUCIBLE_HASH_ZERO_REMAP : h;
+	return crucible_hash_fixup(h);
 }
 
 const char *crucible_sb_verdict_str(enum crucible_sb_verdict v)

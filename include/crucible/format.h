@@ -41,9 +41,29 @@
 
 #define CRUCIBLE_OWNER_LEN		64
 
-/* A block hash of 0 means "never written"; a real xxh64 of 0 becomes this. */
+/*
+ * Record hash values that name no data: 0 means "never written" (reads come
+ * from the parent, or zeros without one); 2 means "owned, reads as zeros"
+ * (discarded, or hydrated from an all-zero parent block) and the data area
+ * holds nothing meaningful.  A block whose real xxh64 is 0 or 2 is stored
+ * as 1.
+ */
 #define CRUCIBLE_HASH_UNWRITTEN		0ULL
 #define CRUCIBLE_HASH_ZERO_REMAP	1ULL
+#define CRUCIBLE_HASH_ZEROED		2ULL
+
+/* The stored form of a block's xxh64. */
+static inline u64 crucible_hash_fixup(u64 h)
+{
+	return (h == CRUCIBLE_HASH_UNWRITTEN || h == CRUCIBLE_HASH_ZEROED) ?
+	       CRUCIBLE_HASH_ZERO_REMAP : h;
+}
+
+/* Does a record with this hash vouch for data in the data area? */
+static inline bool crucible_hash_has_data(u64 h)
+{
+	return h != CRUCIBLE_HASH_UNWRITTEN && h != CRUCIBLE_HASH_ZEROED;
+}
 
 /* crucible_sb.leg_state[] */
 #define CRUCIBLE_LEG_OK			0
@@ -73,10 +93,11 @@ struct crucible_sb {
 	__le64 generation;	/* highest activation generation seen */
 	__le64 flush;		/* last committed flush number */
 	__le64 seed;		/* seed of region entry and record checks */
-	__le64 hydrated_blocks;	/* parent hydration cursor (0 = none done) */
+	__le64 hydrated_blocks;	/* durable hydration cursor: blocks below are owned */
 	__u8 leg_state[4];	/* CRUCIBLE_LEG_*, as this leg last knew */
 	__u8 owner[CRUCIBLE_OWNER_LEN];	/* who activated `generation` */
-	__u8 pad[CRUCIBLE_BLOCK_SIZE - 196];
+	__le64 parent_sectors;	/* size of the parent the volume was made on, 0 = none */
+	__u8 pad[CRUCIBLE_BLOCK_SIZE - 204];
 } __packed;
 
 struct crucible_region_entry {

@@ -94,8 +94,7 @@ size_t agent_diff(const struct cru_status *prev, const struct cru_status *cur,
 		add(&l, AGENT_EV_MISMATCHES, -1,
 		    cur->mismatches - prev->mismatches);
 	diff_repair(prev, cur, &l);
-	if (cur->has_parent && cur->hydrated == cur->hydration_total &&
-	    (!prev->has_parent || prev->hydrated < prev->hydration_total))
+	if (cru_status_hydration_done(cur) && !cru_status_hydration_done(prev))
 		add(&l, AGENT_EV_HYDRATION_DONE, -1, 0);
 	return l.n;
 }

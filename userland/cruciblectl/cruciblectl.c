@@ -34,6 +34,7 @@ static int cmd_format(const struct ctl_opts *o)
 		.volume_bytes = o->size,
 		.region_bytes = o->region_size,
 		.force = o->force,
+		.parent = o->parent,
 	};
 	struct cru_format_result res;
 	char uuid[37], size[32], region[32];
@@ -51,10 +52,14 @@ static int cmd_format(const struct ctl_opts *o)
 	cru_format_size(o->size, size, sizeof(size));
 	cru_format_size((uint64_t)res.geo.region_blocks * CRUCIBLE_BLOCK_SIZE,
 			region, sizeof(region));
-	printf("formatted %s %s %s: volume %s, %s, region size %s, %llu regions, data at block %llu\n",
+	printf("formatted %s %s %s: volume %s, %s, region size %s, %llu regions, data at block %llu",
 	       o->legs[0], o->legs[1], o->legs[2], uuid, size, region,
 	       (unsigned long long)res.geo.nr_regions,
 	       (unsigned long long)res.geo.data_start);
+	if (o->parent)
+		printf(", parent %s of %llu sectors", o->parent,
+		       (unsigned long long)res.parent_sectors);
+	putchar('\n');
 	return CTL_EXIT_OK;
 }
 

@@ -21,11 +21,13 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ CTL_CMD_FORMAT, "format",
-	  "format <leg0> <leg1> <leg2> --size SIZE [--region-size SIZE] [--force]",
+	  "format <leg0> <leg1> <leg2> --size SIZE [--region-size SIZE] [--parent DEV] [--force]",
 	  "  Write a new leg set: check that the three legs are blank, zero their\n"
 	  "  metadata area and write their superblocks.\n"
 	  "    -s, --size SIZE          volume size (bytes, or with K, M, G, T, P)\n"
 	  "    -r, --region-size SIZE   region size, a power of two, 64K..1G (default 1M)\n"
+	  "    -p, --parent DEV         the volume will be made from this read-only parent:\n"
+	  "                             record its size (it is not written)\n"
 	  "    -f, --force              format legs that are not blank\n" },
 	{ CTL_CMD_CREATE, "create", "create <spec.json|->",
 	  "  Create and activate a volume from a JSON volume spec ('-' reads stdin).\n" },
@@ -165,6 +167,7 @@ static int parse_format(int argc, char **argv, struct ctl_opts *o,
 	static const struct option lo[] = {
 		{ "size", required_argument, NULL, 's' },
 		{ "region-size", required_argument, NULL, 'r' },
+		{ "parent", required_argument, NULL, 'p' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -172,7 +175,7 @@ static int parse_format(int argc, char **argv, struct ctl_opts *o,
 	bool have_size = false;
 	int c, i, ret;
 
-	while ((c = next_opt(argc, argv, ":s:r:fh", lo, "format", err)) != -1) {
+	while ((c = next_opt(argc, argv, ":s:r:p:fh", lo, "format", err)) != -1) {
 		switch (c) {
 		case 's':
 			ret = parse_size_opt("format", "--size", optarg,
@@ -186,6 +189,12 @@ static int parse_format(int argc, char **argv, struct ctl_opts *o,
 					     &o->region_size, err);
 			if (ret)
 				return ret;
+			break;
+		case 'p':
+			if (!*optarg)
+				return cru_err_set(err, -EINVAL,
+						   "format: --parent needs a device");
+			o->parent = optarg;
 			break;
 		case 'f':
 			o->force = true;

@@ -54,6 +54,7 @@ struct ctl_opts {
 	uint64_t size;
 	uint64_t region_size;	/* bytes, 0 = default */
 	bool force;
+	const char *parent;	/* record this parent's size, or NULL */
 
 	/* create */
 	const char *spec;

@@ -30,14 +30,21 @@ void ctl_render_volume(FILE *out, const struct cru_volume *vol)
 		(unsigned long long)st->nr_regions,
 		percent(st->in_sync_regions, st->nr_regions),
 		cru_repair_state_name(st->repair_state));
-	if (st->has_parent)
-		fprintf(out, "  hydration        %llu/%llu blocks (%.1f%%) from %s\n",
+	if (st->has_parent) {
+		fprintf(out, "  hydration        %llu/%llu blocks (%.1f%%)",
 			(unsigned long long)st->hydrated,
 			(unsigned long long)st->hydration_total,
-			percent(st->hydrated, st->hydration_total),
-			t->has_parent ? t->parent : "parent");
-	else
+			percent(st->hydrated, st->hydration_total));
+		if (st->hydration_state != CRU_HYDRATION_UNKNOWN)
+			fprintf(out, ", %s",
+				cru_hydration_state_name(st->hydration_state));
+		fprintf(out, ", from %s\n", t->has_parent ? t->parent : "parent");
+		if (st->has_parent_errors)
+			fprintf(out, "  parent errors    %llu\n",
+				(unsigned long long)st->parent_errors);
+	} else {
 		fprintf(out, "  hydration        - (no parent)\n");
+	}
 	fprintf(out, "  I/O              reads %llu, writes %llu, flushes %llu\n",
 		(unsigned long long)st->reads, (unsigned long long)st->writes,
 		(unsigned long long)st->flushes);
@@ -99,8 +106,11 @@ json_object *ctl_volume_json(const struct cru_volume *vol)
 	if (st->has_parent) {
 		hyd = fraction("hydrated", st->hydrated, st->hydration_total);
 		json_object_object_add(hyd, "done",
-				       json_object_new_boolean(st->hydrated ==
-							       st->hydration_total));
+				       json_object_new_boolean(cru_status_hydration_done(st)));
+		json_object_object_add(hyd, "state",
+				       st->hydration_state == CRU_HYDRATION_UNKNOWN ?
+				       NULL :
+				       json_object_new_string(cru_hydration_state_name(st->hydration_state)));
 	} else {
 		hyd = NULL;
 	}
@@ -115,6 +125,8 @@ json_object *ctl_volume_json(const struct cru_volume *vol)
 	json_object_object_add(counters, "mismatches", u64(st->mismatches));
 	json_object_object_add(counters, "repaired_blocks",
 			       u64(st->repaired_blocks));
+	json_object_object_add(counters, "parent_errors",
+			       st->has_parent_errors ? u64(st->parent_errors) : NULL);
 	json_object_object_add(o, "counters", counters);
 
 	legs = json_object_new_array();

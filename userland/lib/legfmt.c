@@ -40,7 +40,8 @@ void cru_uuid_str(const uint8_t u[16], char out[37])
 }
 
 void cru_format_sb(struct crucible_sb *sb, const struct crucible_geometry *geo,
-		   const uint8_t uuid[16], uint64_t seed, unsigned int leg_index)
+		   const uint8_t uuid[16], uint64_t seed, unsigned int leg_index,
+		   uint64_t parent_sectors)
 {
 	memset(sb, 0, sizeof(*sb));
 	sb->magic = cpu_to_le64(CRUCIBLE_MAGIC);
@@ -57,6 +58,8 @@ void cru_format_sb(struct crucible_sb *sb, const struct crucible_geometry *geo,
 	sb->data_start = cpu_to_le64(geo->data_start);
 	/* generation 0, flush 0: the first activation stamps both. */
 	sb->seed = cpu_to_le64(seed);
+	/* Hydration starts at block 0: hydrated_blocks stays 0. */
+	sb->parent_sectors = cpu_to_le64(parent_sectors);
 	/* leg_state all CRUCIBLE_LEG_OK (0), owner empty, flags 0. */
 	crucible_sb_seal(sb);
 }
@@ -114,6 +117,64 @@ static bool same_leg(const struct leg *a, const struct leg *b)
 	if (a->is_bdev)
 		return a->st.st_rdev == b->st.st_rdev;
 	return a->st.st_dev == b->st.st_dev && a->st.st_ino == b->st.st_ino;
+}
+
+/*
+ * The parent is only read, and may be in use (by other volumes made from
+ * it): no O_EXCL.  Its size in sectors is what the target compares.
+ */
+static int parent_open(struct leg *parent, struct cru_err *err)
+{
+	struct stat st;
+
+	if (stat(parent->path, &st))
+		return cru_err_set(err, -errno, "parent (%s): %s", parent->path,
+				   strerror(errno));
+	parent->is_bdev = S_ISBLK(st.st_mode);
+	if (!parent->is_bdev && !S_ISREG(st.st_mode))
+		return cru_err_set(err, -EINVAL,
+				   "parent (%s): not a block device or regular file",
+				   parent->path);
+	parent->fd = open(parent->path, O_RDONLY | O_CLOEXEC);
+	if (parent->fd < 0)
+		return cru_err_set(err, -errno, "parent (%s): cannot open: %s",
+				   parent->path, strerror(errno));
+	if (fstat(parent->fd, &parent->st))
+		return cru_err_set(err, -errno, "parent (%s): %s", parent->path,
+				   strerror(errno));
+	if (parent->is_bdev) {
+		if (ioctl(parent->fd, BLKGETSIZE64, &parent->bytes))
+			return cru_err_set(err, -errno,
+					   "parent (%s): cannot read its size: %s",
+					   parent->path, strerror(errno));
+	} else {
+		parent->bytes = parent->st.st_size;
+	}
+	return 0;
+}
+
+static int parent_check(const struct leg *parent, const struct leg *legs,
+			uint64_t volume_bytes, struct cru_err *err)
+{
+	int i;
+
+	for (i = 0; i < CRU_NR_LEGS; i++)
+		if (same_leg(parent, &legs[i]))
+			return cru_err_set(err, -EINVAL,
+					   "parent (%s) is the same device as leg %d",
+					   parent->path, i);
+	/* A loop device over a file ends at the last whole sector. */
+	if (parent->bytes >> 9 == 0)
+		return cru_err_set(err, -EINVAL,
+				   "parent (%s): empty (less than one sector)",
+				   parent->path);
+	if (parent->bytes >> 9 > volume_bytes >> 9)
+		return cru_err_set(err, -EINVAL,
+				   "parent (%s) is larger than the volume (%llu > %llu sectors)",
+				   parent->path,
+				   (unsigned long long)(parent->bytes >> 9),
+				   (unsigned long long)(volume_bytes >> 9));
+	return 0;
 }
 
 static bool all_zero(const uint8_t *p, size_t len)
@@ -243,6 +304,7 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 		    struct cru_format_result *res, struct cru_err *err)
 {
 	struct leg legs[CRU_NR_LEGS];
+	struct leg parent = { .fd = -1, .path = opts->parent };
 	struct crucible_sb sb;
 	uint8_t *buf = NULL;
 	uint64_t need;
@@ -285,6 +347,15 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 			goto out;
 		}
 	}
+	if (opts->parent) {
+		ret = parent_open(&parent, err);
+		if (!ret)
+			ret = parent_check(&parent, legs, opts->volume_bytes,
+					   err);
+		if (ret)
+			goto out;
+		res->parent_sectors = parent.bytes >> 9;
+	}
 	/* Check every leg before writing any: never leave a mixed set. */
 	for (i = 0; i < CRU_NR_LEGS && !opts->force; i++) {
 		ret = leg_blank_check(&legs[i], i, buf, err);
@@ -310,7 +381,8 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 				    i, legs[i].path, strerror(-ret));
 			goto out;
 		}
-		cru_format_sb(&sb, &res->geo, res->uuid, res->seed, i);
+		cru_format_sb(&sb, &res->geo, res->uuid, res->seed, i,
+			      res->parent_sectors);
 		for (c = 0; c < CRUCIBLE_SB_COPIES && !ret; c++)
 			ret = write_all(legs[i].fd, &sb, sizeof(sb),
 					(off_t)c * CRUCIBLE_BLOCK_SIZE);
@@ -324,6 +396,8 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 	}
 out:
 	legs_close(legs);
+	if (parent.fd >= 0)
+		close(parent.fd);
 	free(buf);
 	return ret;
 }

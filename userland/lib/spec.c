@@ -18,6 +18,7 @@
 
 static const char *const spec_fields[] = {
 	"name", "size", "legs", "parent", "generation", "region_size", "owner",
+	"hydration", "hydration_throttle",
 };
 
 bool cru_volume_name_valid(const char *name)
@@ -179,7 +180,7 @@ static int spec_parent(json_object *o, struct cru_spec *spec,
 		       struct cru_err *err)
 {
 	const char *s = NULL;
-	int ret;
+	int i, ret;
 
 	if (!o || json_object_is_type(o, json_type_null))
 		return 0;
@@ -187,8 +188,16 @@ static int spec_parent(json_object *o, struct cru_spec *spec,
 	if (!ret)
 		ret = copy_word("parent", s, spec->table.parent,
 				sizeof(spec->table.parent), err);
-	spec->table.has_parent = !ret;
-	return ret;
+	if (ret)
+		return ret;
+	/* The parent is only read; a leg is written: never the same device. */
+	for (i = 0; i < CRU_NR_LEGS; i++)
+		if (!strcmp(spec->table.legs[i], s))
+			return cru_err_set(err, -EINVAL,
+					   "field 'parent': '%s' is also leg %d",
+					   s, i);
+	spec->table.has_parent = true;
+	return 0;
 }
 
 static int spec_generation(json_object *o, struct cru_spec *spec,
@@ -244,6 +253,37 @@ static int spec_owner(json_object *o, struct cru_spec *spec,
 	return 0;
 }
 
+static int spec_hydration(json_object *o, struct cru_spec *spec,
+			  struct cru_err *err)
+{
+	if (!json_object_is_type(o, json_type_boolean))
+		return cru_err_set(err, -EINVAL,
+				   "field 'hydration': expected true or false, got %s",
+				   json_type_word(o));
+	spec->table.hydration = json_object_get_boolean(o) ?
+				CRU_HYDRATION_MODE_ON : CRU_HYDRATION_MODE_OFF;
+	return 0;
+}
+
+static int spec_hydration_throttle(json_object *o, struct cru_spec *spec,
+				   struct cru_err *err)
+{
+	int64_t v;
+
+	if (!json_object_is_type(o, json_type_int))
+		return cru_err_set(err, -EINVAL,
+				   "field 'hydration_throttle': expected MiB/s (an integer), got %s",
+				   json_type_word(o));
+	v = json_object_get_int64(o);
+	if (v < 0 || (uint64_t)v > CRU_THROTTLE_MAX)
+		return cru_err_set(err, -EINVAL,
+				   "field 'hydration_throttle': %lld is not MiB/s from 0 (unlimited) to %llu",
+				   (long long)v, CRU_THROTTLE_MAX);
+	spec->table.hydration_throttle = (uint64_t)v;
+	spec->table.has_hydration_throttle = true;
+	return 0;
+}
+
 static int check_fields(json_object *root, struct cru_err *err)
 {
 	json_object_object_foreach(root, key, val) {
@@ -256,7 +296,7 @@ static int check_fields(json_object *root, struct cru_err *err)
 				known = true;
 		if (!known)
 			return cru_err_set(err, -EINVAL,
-					   "unknown field '%s' (known: name, size, legs, parent, generation, region_size, owner)",
+					   "unknown field '%s' (known: name, size, legs, parent, generation, region_size, owner, hydration, hydration_throttle)",
 					   key);
 	}
 	return 0;
@@ -318,6 +358,24 @@ static int spec_from_json(json_object *root, struct cru_spec *spec,
 		if (ret)
 			return ret;
 	}
+	if (json_object_object_get_ex(root, "hydration", &o)) {
+		ret = spec_hydration(o, spec, err);
+		if (ret)
+			return ret;
+	}
+	if (json_object_object_get_ex(root, "hydration_throttle", &o)) {
+		ret = spec_hydration_throttle(o, spec, err);
+		if (ret)
+			return ret;
+	}
+	/* Hydration settings without a parent are a mistake, not a no-op. */
+	if (!spec->table.has_parent &&
+	    (spec->table.hydration != CRU_HYDRATION_MODE_DEFAULT ||
+	     spec->table.has_hydration_throttle))
+		return cru_err_set(err, -EINVAL,
+				   "field '%s': the volume has no parent to hydrate from (set 'parent')",
+				   spec->table.hydration != CRU_HYDRATION_MODE_DEFAULT ?
+				   "hydration" : "hydration_throttle");
 	return 0;
 }
 

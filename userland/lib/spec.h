@@ -9,7 +9,9 @@
  *     "parent": null | "/dev/origin",       optional read-only origin
  *     "generation": 7,                      optional activation generation
  *     "region_size": "1M" | 1048576,        optional, 64 KiB .. 1 GiB
- *     "owner": "host-a"                     optional owner id
+ *     "owner": "host-a",                    optional owner id
+ *     "hydration": true | false,            optional, needs a parent
+ *     "hydration_throttle": 50              optional MiB/s, 0 = unlimited
  *   }
  *
  * turned into the crucible table.  Errors name the field.

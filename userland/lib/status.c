@@ -41,6 +41,7 @@ static const char *const field_names[CRU_STATUS_FIELDS] = {
 	"version", "mode", "generation", "flush", "legs", "regions",
 	"hydration", "repair_state", "reads", "writes", "flushes",
 	"mismatches", "repaired_blocks", "err0", "err1", "err2",
+	"hydration_state", "parent_errors",
 };
 
 static int bad_field(struct cru_err *err, int idx, const struct field *f,
@@ -131,6 +132,34 @@ static int parse_repair_state(const struct field *f,
 	return 0;
 }
 
+static int parse_hydration_state(const struct field *f, bool has_parent,
+				 enum cru_hydration_state *hs,
+				 struct cru_err *err)
+{
+	if (field_is(f, "-"))
+		*hs = CRU_HYDRATION_NONE;
+	else if (field_is(f, "running"))
+		*hs = CRU_HYDRATION_RUNNING;
+	else if (field_is(f, "paused"))
+		*hs = CRU_HYDRATION_PAUSED;
+	else if (field_is(f, "waiting"))
+		*hs = CRU_HYDRATION_WAITING;
+	else if (field_is(f, "backoff"))
+		*hs = CRU_HYDRATION_BACKOFF;
+	else if (field_is(f, "done"))
+		*hs = CRU_HYDRATION_DONE;
+	else
+		return bad_field(err, 16, f,
+				 "-, running, paused, waiting, backoff or done");
+	/* Both fields come from one snapshot: they cannot disagree. */
+	if (has_parent && *hs == CRU_HYDRATION_NONE)
+		return bad_field(err, 16, f,
+				 "a hydration state (field 7 shows a parent)");
+	if (!has_parent && *hs != CRU_HYDRATION_NONE)
+		return bad_field(err, 16, f, "- (field 7 shows no parent)");
+	return 0;
+}
+
 int cru_status_parse(const char *params, struct cru_status *st,
 		     struct cru_err *err)
 {
@@ -140,22 +169,24 @@ int cru_status_parse(const char *params, struct cru_status *st,
 		&st->leg_errors[2],
 	};
 	const char *cursor = params;
-	struct field f[CRU_STATUS_FIELDS];
+	struct field f[CRU_STATUS_FIELDS] = { { 0 } };
 	struct field extra;
 	uint64_t version;
 	int n, ret;
 
 	memset(st, 0, sizeof(*st));
 	for (n = 0; n < CRU_STATUS_FIELDS; n++) {
-		if (!next_field(&cursor, &f[n])) {
-			if (!n)
-				return cru_err_set(err, -EINVAL,
-						   "empty status line");
-			return cru_err_set(err, -EINVAL,
-					   "status line ends after %d fields, missing '%s' (expected %d fields)",
-					   n, field_names[n],
-					   CRU_STATUS_FIELDS);
-		}
+		if (next_field(&cursor, &f[n]))
+			continue;
+		if (!n)
+			return cru_err_set(err, -EINVAL, "empty status line");
+		/* An older module stops here; anything between is cut short. */
+		if (n == CRU_STATUS_MIN_FIELDS)
+			break;
+		return cru_err_set(err, -EINVAL,
+				   "status line ends after %d fields, missing '%s' (expected %d or %d fields)",
+				   n, field_names[n], CRU_STATUS_MIN_FIELDS,
+				   CRU_STATUS_FIELDS);
 	}
 	/* The version decides how the rest reads: check it first. */
 	if (cru_parse_u64_n(f[0].p, f[0].len, &version))
@@ -190,6 +221,18 @@ int cru_status_parse(const char *params, struct cru_status *st,
 		ret = parse_number(&f[8 + n], 8 + n, counters[n], err);
 	if (ret)
 		return ret;
+
+	if (!f[16].p) {
+		st->hydration_state = CRU_HYDRATION_UNKNOWN;
+		return 0;
+	}
+	ret = parse_hydration_state(&f[16], st->has_parent,
+				    &st->hydration_state, err);
+	if (!ret)
+		ret = parse_number(&f[17], 17, &st->parent_errors, err);
+	if (ret)
+		return ret;
+	st->has_parent_errors = true;
 
 	while (next_field(&cursor, &extra))
 		st->extra_fields++;
@@ -251,6 +294,36 @@ const char *cru_repair_state_name(enum cru_repair_state rs)
 		return "waiting";
 	}
 	return "unknown";
+}
+
+const char *cru_hydration_state_name(enum cru_hydration_state hs)
+{
+	switch (hs) {
+	case CRU_HYDRATION_UNKNOWN:
+		break;
+	case CRU_HYDRATION_NONE:
+		return "none";
+	case CRU_HYDRATION_RUNNING:
+		return "running";
+	case CRU_HYDRATION_PAUSED:
+		return "paused";
+	case CRU_HYDRATION_WAITING:
+		return "waiting";
+	case CRU_HYDRATION_BACKOFF:
+		return "backoff";
+	case CRU_HYDRATION_DONE:
+		return "done";
+	}
+	return "unknown";
+}
+
+bool cru_status_hydration_done(const struct cru_status *st)
+{
+	if (!st->has_parent)
+		return false;
+	if (st->hydration_state != CRU_HYDRATION_UNKNOWN)
+		return st->hydration_state == CRU_HYDRATION_DONE;
+	return st->hydrated == st->hydration_total;
 }
 
 const char *cru_leg_state_name(enum cru_leg_state ls)

@@ -5,10 +5,13 @@
  *
  *   1 <mode> <generation> <flush> <legs> <in_sync>/<nr_regions>
  *     <hydrated>/<total>|- <repair_state> <reads> <writes> <flushes>
- *     <mismatches> <repaired_blocks> <err0> <err1> <err2> [more fields...]
+ *     <mismatches> <repaired_blocks> <err0> <err1> <err2>
+ *     [<hydration_state> <parent_errors> [more fields...]]
  *
- * Fields appended by a newer target are counted and ignored; a different
- * status format version is refused.
+ * Fields are only ever appended.  A module older than the parent support
+ * prints the first 16 only: the hydration state is then unknown.  Fields
+ * appended by a newer target are counted and ignored; a different status
+ * format version is refused.
  */
 #ifndef CRU_STATUS_H
 #define CRU_STATUS_H
@@ -20,7 +23,8 @@
 
 #define CRU_STATUS_VERSION	1
 #define CRU_NR_LEGS		3
-#define CRU_STATUS_FIELDS	16	/* fields of version 1 */
+#define CRU_STATUS_MIN_FIELDS	16	/* printed by every version-1 module */
+#define CRU_STATUS_FIELDS	18	/* known to this parser */
 
 enum cru_mode {
 	CRU_MODE_RW,
@@ -42,6 +46,16 @@ enum cru_repair_state {
 	CRU_REPAIR_WAITING,
 };
 
+enum cru_hydration_state {
+	CRU_HYDRATION_UNKNOWN,	/* a 16-field line: the module does not say */
+	CRU_HYDRATION_NONE,	/* "-": no parent */
+	CRU_HYDRATION_RUNNING,
+	CRU_HYDRATION_PAUSED,	/* "hydration off" */
+	CRU_HYDRATION_WAITING,	/* suspended, or the volume is not rw */
+	CRU_HYDRATION_BACKOFF,	/* the last parent read failed: retrying later */
+	CRU_HYDRATION_DONE,	/* complete and committed: the parent can go */
+};
+
 struct cru_status {
 	unsigned int version;
 	enum cru_mode mode;
@@ -60,6 +74,9 @@ struct cru_status {
 	uint64_t mismatches;
 	uint64_t repaired_blocks;
 	uint64_t leg_errors[CRU_NR_LEGS];
+	enum cru_hydration_state hydration_state;
+	bool has_parent_errors;		/* false on a 16-field line */
+	uint64_t parent_errors;		/* failed parent reads */
 	unsigned int extra_fields;	/* appended fields we do not know */
 };
 
@@ -76,6 +93,8 @@ int cru_status_parse_line(const char *line, uint64_t *start, uint64_t *len,
 
 const char *cru_mode_name(enum cru_mode mode);
 const char *cru_repair_state_name(enum cru_repair_state rs);
+/* The status word ("running", "backoff", ...); "none" and "unknown" too. */
+const char *cru_hydration_state_name(enum cru_hydration_state hs);
 /* "alive", "stale", "faulted", "disabled". */
 const char *cru_leg_state_name(enum cru_leg_state ls);
 
@@ -86,5 +105,12 @@ static inline uint64_t cru_status_stale_regions(const struct cru_status *st)
 {
 	return st->nr_regions - st->in_sync_regions;
 }
+
+/*
+ * Is the copy from the parent complete?  The target's own word when it
+ * gives one (done only once the last blocks are committed), else the
+ * progress field.  False without a parent.
+ */
+bool cru_status_hydration_done(const struct cru_status *st);
 
 #endif /* CRU_STATUS_H */

@@ -64,6 +64,19 @@ const char *cru_repair_mode_name(enum cru_repair_mode m)
 	return "default";
 }
 
+const char *cru_hydration_mode_name(enum cru_hydration_mode m)
+{
+	switch (m) {
+	case CRU_HYDRATION_MODE_ON:
+		return "on";
+	case CRU_HYDRATION_MODE_OFF:
+		return "off";
+	case CRU_HYDRATION_MODE_DEFAULT:
+		break;
+	}
+	return "default";
+}
+
 struct words {
 	int n;
 	char w[MAX_WORDS][WORD_LEN];
@@ -180,6 +193,22 @@ static int parse_opt(struct cru_table *t, const char *key, const char *val,
 		t->has_commit_period = !ret;
 		return ret;
 	}
+	if (!strcmp(key, "hydration")) {
+		if (!strcmp(val, "on"))
+			t->hydration = CRU_HYDRATION_MODE_ON;
+		else if (!strcmp(val, "off"))
+			t->hydration = CRU_HYDRATION_MODE_OFF;
+		else
+			return cru_err_set(err, -EINVAL,
+					   "table argument hydration: expected on or off, got '%s'",
+					   val);
+		return 0;
+	}
+	if (!strcmp(key, "hydration_throttle")) {
+		ret = parse_opt_u64(key, val, &t->hydration_throttle, err);
+		t->has_hydration_throttle = !ret;
+		return ret;
+	}
 	/* A key a newer target knows: keep reading, it takes one value. */
 	t->unknown_args++;
 	return 0;
@@ -292,13 +321,21 @@ int cru_table_format(const struct cru_table *t, char *buf, size_t len,
 		return cru_err_set(err, -EINVAL,
 				   "replace_leg: leg %d does not exist",
 				   t->replace_leg);
+	if (t->has_hydration_throttle &&
+	    t->hydration_throttle > CRU_THROTTLE_MAX)
+		return cru_err_set(err, -EINVAL,
+				   "hydration_throttle: %llu MiB/s is more than %llu",
+				   (unsigned long long)t->hydration_throttle,
+				   CRU_THROTTLE_MAX);
 
 	nr_opt += t->has_generation + t->has_region_size + t->has_owner +
 		  (t->replace_leg >= 0) +
 		  (t->repair != CRU_REPAIR_MODE_DEFAULT) +
 		  t->has_repair_throttle +
 		  (t->read_policy != CRU_READ_POLICY_DEFAULT) +
-		  t->has_commit_period;
+		  t->has_commit_period +
+		  (t->hydration != CRU_HYDRATION_MODE_DEFAULT) +
+		  t->has_hydration_throttle;
 	if (nr_opt)
 		emit(&o, " %u", nr_opt * 2);
 	if (t->has_generation)
@@ -321,6 +358,11 @@ int cru_table_format(const struct cru_table *t, char *buf, size_t len,
 	if (t->has_commit_period)
 		emit(&o, " commit_period %llu",
 		     (unsigned long long)t->commit_period);
+	if (t->hydration != CRU_HYDRATION_MODE_DEFAULT)
+		emit(&o, " hydration %s", cru_hydration_mode_name(t->hydration));
+	if (t->has_hydration_throttle)
+		emit(&o, " hydration_throttle %llu",
+		     (unsigned long long)t->hydration_throttle);
 	if (o.overflow)
 		return cru_err_set(err, -ENOSPC,
 				   "table does not fit in %zu bytes", len);

@@ -23,11 +23,18 @@
 #define CRU_MIN_REGION_SECTORS	128ULL
 #define CRU_MAX_REGION_SECTORS	2097152ULL
 #define CRU_SECTORS_PER_BLOCK	8ULL
+#define CRU_THROTTLE_MAX	1000000ULL	/* MiB/s, repair and hydration */
 
 enum cru_repair_mode {
 	CRU_REPAIR_MODE_DEFAULT,	/* not given: the target's default */
 	CRU_REPAIR_MODE_AUTO,
 	CRU_REPAIR_MODE_MANUAL,
+};
+
+enum cru_hydration_mode {
+	CRU_HYDRATION_MODE_DEFAULT,	/* not given: on */
+	CRU_HYDRATION_MODE_ON,
+	CRU_HYDRATION_MODE_OFF,
 };
 
 enum cru_read_policy {
@@ -53,6 +60,9 @@ struct cru_table {
 	enum cru_read_policy read_policy;
 	bool has_commit_period;
 	uint64_t commit_period;		/* ms */
+	enum cru_hydration_mode hydration;
+	bool has_hydration_throttle;
+	uint64_t hydration_throttle;	/* MiB/s, 0 = unlimited */
 	unsigned int unknown_args;	/* key/value pairs of a newer target */
 };
 
@@ -69,5 +79,7 @@ bool cru_table_word_valid(const char *s);
 
 const char *cru_read_policy_name(enum cru_read_policy p);
 const char *cru_repair_mode_name(enum cru_repair_mode m);
+/* "on", "off", or "default". */
+const char *cru_hydration_mode_name(enum cru_hydration_mode m);
 
 #endif /* CRU_TABLE_H */

@@ -126,6 +126,23 @@ static void mode_mismatches_and_hydration(void **state)
 			      "1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0", ev), 0);
 }
 
+/* A module that says `done` is believed: not before, and only once. */
+static void hydration_done_when_the_target_says_so(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+
+	(void)state;
+	assert_int_equal(diff("1 rw 3 100 AAA 64/64 100/200 idle 0 0 0 0 0 0 0 0 running 0",
+			      "1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0 running 0", ev), 0);
+	assert_int_equal(diff("1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0 running 0",
+			      "1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0 done 0", ev), 1);
+	assert_int_equal(ev[0].kind, AGENT_EV_HYDRATION_DONE);
+	assert_int_equal(diff("1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0 done 0",
+			      "1 rw 3 100 AAA 64/64 200/200 idle 0 0 0 0 0 0 0 0 done 0", ev), 0);
+	assert_int_equal(diff("1 rw 3 100 AAA 64/64 50/200 idle 0 0 0 0 0 0 0 0 backoff 1",
+			      "1 rw 3 100 AAA 64/64 50/200 idle 0 0 0 0 0 0 0 0 paused 1", ev), 0);
+}
+
 static void counter_reset_is_not_an_event(void **state)
 {
 	struct agent_event ev[AGENT_MAX_EVENTS];
@@ -245,6 +262,7 @@ int main(void)
 		cmocka_unit_test(leg_return_and_resync_are_reported),
 		cmocka_unit_test(operator_disable_and_stale_legs),
 		cmocka_unit_test(mode_mismatches_and_hydration),
+		cmocka_unit_test(hydration_done_when_the_target_says_so),
 		cmocka_unit_test(counter_reset_is_not_an_event),
 		cmocka_unit_test(paused_stale_volume_gets_a_repair),
 		cmocka_unit_test(nothing_to_repair_means_no_repair),

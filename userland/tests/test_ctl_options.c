@@ -37,7 +37,7 @@ static void format_with_every_option(void **state)
 	(void)state;
 	assert_int_equal(parse(&o, &err, "format", "/dev/a", "/dev/b", "/dev/c",
 			       "--size", "1G", "--region-size", "2M", "--force",
-			       NULL), 0);
+			       "--parent", "/dev/image", NULL), 0);
 	assert_int_equal(o.cmd, CTL_CMD_FORMAT);
 	assert_string_equal(o.legs[0], "/dev/a");
 	assert_string_equal(o.legs[1], "/dev/b");
@@ -45,6 +45,7 @@ static void format_with_every_option(void **state)
 	assert_int_equal(o.size, 1 << 30);
 	assert_int_equal(o.region_size, 2 << 20);
 	assert_true(o.force);
+	assert_string_equal(o.parent, "/dev/image");
 }
 
 static void format_options_before_the_legs(void **state)
@@ -59,7 +60,11 @@ static void format_options_before_the_legs(void **state)
 	assert_int_equal(o.size, 64 << 20);
 	assert_int_equal(o.region_size, 0);
 	assert_false(o.force);
+	assert_null(o.parent);
 	assert_string_equal(o.legs[2], "c");
+	assert_int_equal(parse(&o, &err, "format", "-p", "7:9", "-s", "64M", "a",
+			       "b", "c", NULL), 0);
+	assert_string_equal(o.parent, "7:9");
 }
 
 static void format_usage_errors(void **state)
@@ -93,6 +98,12 @@ static void format_usage_errors(void **state)
 	assert_contains(err.msg, "unknown option '--bogus'");
 	assert_int_equal(parse(&o, &err, "format", "-x", NULL), -EINVAL);
 	assert_contains(err.msg, "unknown option '-x'");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size", "1G",
+			       "--parent", NULL), -EINVAL);
+	assert_contains(err.msg, "'--parent' needs a value");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size", "1G",
+			       "--parent", "", NULL), -EINVAL);
+	assert_contains(err.msg, "--parent needs a device");
 }
 
 static void create_takes_one_spec(void **state)

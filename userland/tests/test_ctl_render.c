@@ -57,6 +57,8 @@ static void json_of_a_degraded_volume(void **state)
 	assert_int_equal(json_object_get_uint64(get(counters, "flushes")), 3);
 	assert_int_equal(json_object_get_uint64(get(counters, "mismatches")), 4);
 	assert_int_equal(json_object_get_uint64(get(counters, "repaired_blocks")), 5);
+	/* A 16-field line: the module does not count parent errors. */
+	assert_true(json_object_is_type(get(counters, "parent_errors"), json_type_null));
 	assert_int_equal(json_object_array_length(get(o, "legs")), 3);
 	leg = json_object_array_get_idx(get(o, "legs"), 2);
 	assert_int_equal(json_object_get_int(get(leg, "index")), 2);
@@ -79,16 +81,96 @@ static void json_of_a_hydrating_volume(void **state)
 
 	(void)state;
 	make_volume(&v, "img", 16384,
-		    "1 rw 1 0 AAA 8/8 512/2048 idle 0 0 0 0 0 0 0 0",
-		    "7:0 7:1 7:2 7:9 2 region_size 2048");
+		    "1 rw 1 0 AAA 8/8 512/2048 idle 0 0 0 0 0 0 0 0 backoff 6",
+		    "7:0 7:1 7:2 7:9 6 region_size 2048 hydration on hydration_throttle 0");
 	o = ctl_volume_json(&v);
 	hyd = get(o, "hydration");
 	assert_int_equal(json_object_get_uint64(get(hyd, "hydrated")), 512);
 	assert_int_equal(json_object_get_uint64(get(hyd, "total")), 2048);
 	assert_false(json_object_get_boolean(get(hyd, "done")));
+	assert_string_equal(json_object_get_string(get(hyd, "state")), "backoff");
+	assert_int_equal(json_object_get_uint64(get(get(o, "counters"), "parent_errors")), 6);
 	assert_string_equal(json_object_get_string(get(o, "parent")), "7:9");
 	assert_int_equal(json_object_get_uint64(get(o, "region_size_bytes")), 1 << 20);
 	json_object_put(o);
+}
+
+/* "done" is the target's word: every block copied is not yet committed. */
+static void json_hydration_done_follows_the_state(void **state)
+{
+	static const struct {
+		const char *status;
+		bool done;
+		const char *state;	/* NULL: JSON null */
+	} cases[] = {
+		{ "1 rw 1 0 AAA 8/8 2048/2048 idle 0 0 0 0 0 0 0 0 running 0", false, "running" },
+		{ "1 rw 1 0 AAA 8/8 2048/2048 idle 0 0 0 0 0 0 0 0 done 0", true, "done" },
+		{ "1 rw 1 0 AAA 8/8 100/2048 idle 0 0 0 0 0 0 0 0 paused 0", false, "paused" },
+		/* An older module: only the progress field says. */
+		{ "1 rw 1 0 AAA 8/8 2048/2048 idle 0 0 0 0 0 0 0 0", true, NULL },
+		{ "1 rw 1 0 AAA 8/8 2047/2048 idle 0 0 0 0 0 0 0 0", false, NULL },
+	};
+	struct cru_volume v;
+	json_object *o, *hyd;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		make_volume(&v, "img", 16384, cases[i].status, "7:0 7:1 7:2 7:9");
+		o = ctl_volume_json(&v);
+		hyd = get(o, "hydration");
+		if (json_object_get_boolean(get(hyd, "done")) != cases[i].done)
+			fail_msg("'%s': done should be %d", cases[i].status,
+				 cases[i].done);
+		if (cases[i].state)
+			assert_string_equal(json_object_get_string(get(hyd, "state")),
+					    cases[i].state);
+		else
+			assert_true(json_object_is_type(get(hyd, "state"), json_type_null));
+		json_object_put(o);
+	}
+}
+
+static void human_table_shows_hydration_progress(void **state)
+{
+	struct cru_volume v;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	make_volume(&v, "clone", 16384,
+		    "1 rw 1 0 AAA 8/8 512/2048 idle 0 0 0 0 0 0 0 0 running 2",
+		    "7:0 7:1 7:2 7:9 4 hydration on hydration_throttle 0");
+	f = open_memstream(&text, &len);
+	ctl_render_volume(f, &v);
+	fclose(f);
+	assert_contains(text, "  hydration        512/2048 blocks (25.0%), running, from 7:9\n");
+	assert_contains(text, "  parent errors    2\n");
+	free(text);
+
+	/* An older module: no state word and no parent error count. */
+	make_volume(&v, "clone", 16384,
+		    "1 rw 1 0 AAA 8/8 2048/2048 idle 0 0 0 0 0 0 0 0",
+		    "7:0 7:1 7:2 7:9");
+	text = NULL;
+	f = open_memstream(&text, &len);
+	ctl_render_volume(f, &v);
+	fclose(f);
+	assert_contains(text, "  hydration        2048/2048 blocks (100.0%), from 7:9\n");
+	assert_null(strstr(text, "parent errors"));
+	free(text);
+
+	/* No parent: no parent error line either. */
+	make_volume(&v, "plain", 16384,
+		    "1 rw 1 0 AAA 8/8 - idle 0 0 0 0 0 0 0 0 - 0", "7:0 7:1 7:2 -");
+	text = NULL;
+	f = open_memstream(&text, &len);
+	ctl_render_volume(f, &v);
+	fclose(f);
+	assert_contains(text, "  hydration        - (no parent)\n");
+	assert_null(strstr(text, "parent errors"));
+	free(text);
 }
 
 static void status_document_round_trips(void **state)
@@ -189,6 +271,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(json_of_a_degraded_volume),
 		cmocka_unit_test(json_of_a_hydrating_volume),
+		cmocka_unit_test(json_hydration_done_follows_the_state),
+		cmocka_unit_test(human_table_shows_hydration_progress),
 		cmocka_unit_test(status_document_round_trips),
 		cmocka_unit_test(human_table_shows_legs_and_progress),
 		cmocka_unit_test(progress_line),

@@ -106,7 +106,7 @@ static void new_sb(struct crucible_sb *sb, unsigned int leg)
 	struct crucible_geometry g;
 
 	assert_int_equal(crucible_geometry_init(&g, 262144, 256), 0);
-	cru_format_sb(sb, &g, uuid, 0x1234, leg);
+	cru_format_sb(sb, &g, uuid, 0x1234, leg, 0);
 }
 
 static void sealed_superblock_checks_valid(void **state)
@@ -303,6 +303,51 @@ static void struct_sizes_match_the_format(void **state)
 	assert_int_equal(sizeof(struct crucible_record), CRUCIBLE_RECORD_SIZE);
 }
 
+/* The offsets Documentation/on-disk-format.rst gives, field by field. */
+static void superblock_offsets_match_the_documentation(void **state)
+{
+	(void)state;
+	assert_int_equal(offsetof(struct crucible_sb, seq), 32);
+	assert_int_equal(offsetof(struct crucible_sb, uuid), 40);
+	assert_int_equal(offsetof(struct crucible_sb, volume_blocks), 56);
+	assert_int_equal(offsetof(struct crucible_sb, seed), 112);
+	assert_int_equal(offsetof(struct crucible_sb, hydrated_blocks), 120);
+	assert_int_equal(offsetof(struct crucible_sb, leg_state), 128);
+	assert_int_equal(offsetof(struct crucible_sb, owner), 132);
+	assert_int_equal(offsetof(struct crucible_sb, parent_sectors), 196);
+	assert_int_equal(offsetof(struct crucible_sb, pad), 204);
+	assert_int_equal(sizeof(((struct crucible_sb *)0)->pad), 3892);
+}
+
+/* 0 and 2 name no data, so no block's stored hash is ever one of them. */
+static void hashes_that_name_no_data_are_remapped(void **state)
+{
+	(void)state;
+	assert_true(crucible_hash_fixup(CRUCIBLE_HASH_UNWRITTEN) == CRUCIBLE_HASH_ZERO_REMAP);
+	assert_true(crucible_hash_fixup(CRUCIBLE_HASH_ZEROED) == CRUCIBLE_HASH_ZERO_REMAP);
+	assert_true(crucible_hash_fixup(1) == 1);
+	assert_true(crucible_hash_fixup(3) == 3);
+	assert_true(crucible_hash_fixup(UINT64_MAX) == UINT64_MAX);
+	assert_false(crucible_hash_has_data(CRUCIBLE_HASH_UNWRITTEN));
+	assert_false(crucible_hash_has_data(CRUCIBLE_HASH_ZEROED));
+	assert_true(crucible_hash_has_data(CRUCIBLE_HASH_ZERO_REMAP));
+	assert_true(crucible_hash_has_data(0xac869b6f32d8bbdbULL));
+}
+
+/* A discarded block's record (hash 2) is a valid record, not "unwritten". */
+static void zeroed_record_round_trips(void **state)
+{
+	struct crucible_rec in = { .hash = CRUCIBLE_HASH_ZEROED, .flush = 9 };
+	struct crucible_rec out;
+	struct crucible_record r;
+
+	(void)state;
+	crucible_record_encode(&r, 0x77, 4242, &in);
+	assert_true(crucible_record_decode(&r, 0x77, 4242, &out));
+	assert_true(out.hash == CRUCIBLE_HASH_ZEROED);
+	assert_int_equal(out.flush, 9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -320,6 +365,9 @@ int main(void)
 		cmocka_unit_test(unwritten_record_is_all_zero),
 		cmocka_unit_test(damaged_or_misplaced_record_fails_its_check),
 		cmocka_unit_test(struct_sizes_match_the_format),
+		cmocka_unit_test(superblock_offsets_match_the_documentation),
+		cmocka_unit_test(hashes_that_name_no_data_are_remapped),
+		cmocka_unit_test(zeroed_record_round_trips),
 	};
 
 	return cmocka_run_group_tests_name("shared format", tests, NULL, NULL);

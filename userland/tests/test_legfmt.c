@@ -262,6 +262,102 @@ static void bad_sizes_are_refused(void **state)
 	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
 }
 
+static void make_parent(struct fixture *fx, char *path, size_t len,
+			off_t bytes)
+{
+	snprintf(path, len, "%s/parent", fx->dir);
+	test_make_file(path, bytes);
+}
+
+/* The parent's size is recorded on every leg; the parent is not written. */
+static void parent_size_is_recorded(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res;
+	struct crucible_sb sb;
+	struct cru_err err;
+	char parent[600];
+	uint8_t buf[4096], back[4096];
+	int i, c;
+
+	/* Not a multiple of 4 KiB, nor of a sector: the whole sectors count. */
+	make_parent(fx, parent, sizeof(parent), 5 * MiB + 4096 + 700);
+	memset(buf, 0x5a, sizeof(buf));
+	test_pwrite(parent, buf, sizeof(buf), 0);
+	o.parent = parent;
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), 0);
+	assert_int_equal(res.parent_sectors, (5 * MiB + 4096) / 512 + 1);
+	for (i = 0; i < CRU_NR_LEGS; i++)
+		for (c = 0; c < CRUCIBLE_SB_COPIES; c++) {
+			read_sb(fx->path[i], c, &sb);
+			assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_VALID);
+			assert_int_equal(le64_to_cpu(sb.parent_sectors),
+					 res.parent_sectors);
+			assert_int_equal(le64_to_cpu(sb.hydrated_blocks), 0);
+		}
+	test_pread(parent, back, sizeof(back), 0);
+	assert_memory_equal(buf, back, sizeof(buf));
+
+	/* Without --parent: 0, "made without a parent". */
+	format_ok(fx, 8 * MiB, 0, true, &res);
+	assert_int_equal(res.parent_sectors, 0);
+	read_sb(fx->path[1], 0, &sb);
+	assert_int_equal(le64_to_cpu(sb.parent_sectors), 0);
+}
+
+static void parent_as_large_as_the_volume_is_accepted(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res;
+	struct cru_err err;
+	char parent[600];
+
+	make_parent(fx, parent, sizeof(parent), 8 * MiB);
+	o.parent = parent;
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), 0);
+	assert_int_equal(res.parent_sectors, 16384);
+}
+
+static void unusable_parents_are_refused_before_any_write(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_opts o = { .volume_bytes = 8 * MiB };
+	struct cru_format_result res;
+	struct crucible_sb sb;
+	struct cru_err err;
+	char parent[600];
+	int i;
+
+	make_parent(fx, parent, sizeof(parent), 8 * MiB + 512);
+	o.parent = parent;
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "is larger than the volume (16385 > 16384 sectors)");
+
+	make_parent(fx, parent, sizeof(parent), 100);
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "empty");
+
+	o.parent = "/nonexistent/image";
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -ENOENT);
+	assert_contains(err.msg, "parent (/nonexistent/image)");
+
+	o.parent = fx->dir;
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "parent");
+	assert_contains(err.msg, "not a block device or regular file");
+
+	o.parent = fx->path[1];
+	assert_int_equal(cru_format_legs(fx->legs, &o, &res, &err), -EINVAL);
+	assert_contains(err.msg, "is the same device as leg 1");
+
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		read_sb(fx->path[i], 0, &sb);
+		assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_BLANK);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +372,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(same_leg_twice_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(unusable_paths_are_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_sizes_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(parent_size_is_recorded, setup, teardown),
+		cmocka_unit_test_setup_teardown(parent_as_large_as_the_volume_is_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(unusable_parents_are_refused_before_any_write, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("leg format", tests, NULL, NULL);

@@ -152,7 +152,7 @@ static void cruciblectl_format_on_files(void **state)
 {
 	struct run *r = malloc(sizeof(*r));
 	char *dir = test_tmpdir();
-	char legs[3][512];
+	char legs[3][512], image[512];
 	struct crucible_sb sb;
 	int i;
 
@@ -183,6 +183,24 @@ static void cruciblectl_format_on_files(void **state)
 	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "1G", "-f");
 	assert_int_equal(r->status, 1);
 	assert_contains(r->err, "too small");
+
+	/* A volume to be made from an image: the image's size is recorded. */
+	snprintf(image, sizeof(image), "%s/image", dir);
+	test_make_file(image, 6 << 20);
+	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "8M",
+	    "--parent", image, "--force");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "parent");
+	assert_contains(r->out, "of 12288 sectors");
+	for (i = 0; i < 3; i++) {
+		test_pread(legs[i], &sb, sizeof(sb), 0);
+		assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_VALID);
+		assert_int_equal(le64_to_cpu(sb.parent_sectors), 12288);
+	}
+	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "4M",
+	    "--parent", image, "--force");
+	assert_int_equal(r->status, 1);
+	assert_contains(r->err, "is larger than the volume (12288 > 8192 sectors)");
 
 	test_rm_rf(dir);
 	free(dir);

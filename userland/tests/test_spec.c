@@ -43,6 +43,46 @@ static void minimal_spec_with_size_in_bytes(void **state)
 	assert_string_equal(line, "0 16384 crucible 7:0 7:1 7:2 -");
 }
 
+static void spec_with_a_parent_and_hydration_settings(void **state)
+{
+	struct cru_spec spec;
+	struct cru_err err;
+	char line[1024];
+
+	(void)state;
+	assert_int_equal(cru_spec_parse("{\"name\":\"clone\",\"size\":\"8G\","
+					"\"legs\":[\"/dev/a\",\"/dev/b\",\"/dev/c\"],"
+					"\"parent\":\"/dev/mapper/image\","
+					"\"hydration\":false,\"hydration_throttle\":50}",
+					&spec, &err), 0);
+	assert_true(spec.table.has_parent);
+	assert_string_equal(spec.table.parent, "/dev/mapper/image");
+	assert_int_equal(spec.table.hydration, CRU_HYDRATION_MODE_OFF);
+	assert_int_equal(spec.table.hydration_throttle, 50);
+	assert_int_equal(cru_spec_table_line(&spec, line, sizeof(line), &err), 0);
+	assert_string_equal(line, "0 16777216 crucible /dev/a /dev/b /dev/c /dev/mapper/image "
+			    "4 hydration off hydration_throttle 50");
+
+	assert_int_equal(cru_spec_parse("{\"name\":\"clone\",\"size\":\"8G\","
+					"\"legs\":[\"/dev/a\",\"/dev/b\",\"/dev/c\"],"
+					"\"parent\":\"7:9\",\"hydration\":true,"
+					"\"hydration_throttle\":0,\"generation\":3}",
+					&spec, &err), 0);
+	assert_int_equal(cru_spec_table_line(&spec, line, sizeof(line), &err), 0);
+	assert_string_equal(line, "0 16777216 crucible /dev/a /dev/b /dev/c 7:9 "
+			    "6 generation 3 hydration on hydration_throttle 0");
+
+	/* A parent alone: hydration is left to the target's default (on). */
+	assert_int_equal(cru_spec_parse("{\"name\":\"clone\",\"size\":\"8G\","
+					"\"legs\":[\"/dev/a\",\"/dev/b\",\"/dev/c\"],"
+					"\"parent\":\"7:9\",\"hydration_throttle\":1000000}",
+					&spec, &err), 0);
+	assert_int_equal(spec.table.hydration, CRU_HYDRATION_MODE_DEFAULT);
+	assert_int_equal(cru_spec_table_line(&spec, line, sizeof(line), &err), 0);
+	assert_string_equal(line, "0 16777216 crucible /dev/a /dev/b /dev/c 7:9 "
+			    "2 hydration_throttle 1000000");
+}
+
 static void region_size_in_bytes(void **state)
 {
 	struct cru_spec spec;
@@ -82,6 +122,7 @@ static void bad_json_is_refused(void **state)
 
 #define LEGS "\"legs\":[\"a\",\"b\",\"c\"]"
 #define GOOD_BASE "\"name\":\"v\",\"size\":\"1G\"," LEGS
+#define PARENT GOOD_BASE ",\"parent\":\"/dev/image\""
 
 /* Each spec has one thing wrong; the message must name that field. */
 static void bad_fields_are_named(void **state)
@@ -112,6 +153,7 @@ static void bad_fields_are_named(void **state)
 		{ "{\"name\":\"v\",\"size\":\"1G\",\"legs\":[\"a\",\"b\",\"a\"]}", "legs 0 and 2 are the same device 'a'" },
 		{ "{" GOOD_BASE ",\"parent\":5}", "field 'parent'" },
 		{ "{" GOOD_BASE ",\"parent\":\"\"}", "field 'parent'" },
+		{ "{" GOOD_BASE ",\"parent\":\"b\"}", "field 'parent': 'b' is also leg 1" },
 		{ "{" GOOD_BASE ",\"generation\":\"7\"}", "field 'generation': expected an integer" },
 		{ "{" GOOD_BASE ",\"generation\":0}", "field 'generation'" },
 		{ "{" GOOD_BASE ",\"generation\":-2}", "field 'generation'" },
@@ -123,6 +165,19 @@ static void bad_fields_are_named(void **state)
 		{ "{" GOOD_BASE ",\"owner\":\"0123456789012345678901234567890123456789012345678901234567890123\"}",
 		  "field 'owner'" },
 		{ "{" GOOD_BASE ",\"sise\":\"1G\"}", "unknown field 'sise'" },
+		{ "{" GOOD_BASE ",\"hydrate\":true}", "unknown field 'hydrate'" },
+		{ "{" PARENT ",\"hydration\":\"on\"}", "field 'hydration': expected true or false, got a string" },
+		{ "{" PARENT ",\"hydration\":1}", "field 'hydration': expected true or false, got an integer" },
+		{ "{" PARENT ",\"hydration\":null}", "field 'hydration': expected true or false, got null" },
+		{ "{" PARENT ",\"hydration_throttle\":\"50\"}", "field 'hydration_throttle': expected MiB/s" },
+		{ "{" PARENT ",\"hydration_throttle\":2.5}", "field 'hydration_throttle': expected MiB/s" },
+		{ "{" PARENT ",\"hydration_throttle\":true}", "field 'hydration_throttle'" },
+		{ "{" PARENT ",\"hydration_throttle\":-1}", "field 'hydration_throttle': -1 is not MiB/s" },
+		{ "{" PARENT ",\"hydration_throttle\":1000001}", "field 'hydration_throttle': 1000001" },
+		{ "{" PARENT ",\"hydration_throttle\":99999999999999999999}", "field 'hydration_throttle'" },
+		{ "{" GOOD_BASE ",\"hydration\":false}", "field 'hydration': the volume has no parent" },
+		{ "{" GOOD_BASE ",\"parent\":null,\"hydration_throttle\":5}",
+		  "field 'hydration_throttle': the volume has no parent" },
 	};
 	struct cru_spec spec;
 	struct cru_err err;
@@ -216,6 +271,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(full_spec_becomes_its_table),
 		cmocka_unit_test(minimal_spec_with_size_in_bytes),
+		cmocka_unit_test(spec_with_a_parent_and_hydration_settings),
 		cmocka_unit_test(region_size_in_bytes),
 		cmocka_unit_test(bad_json_is_refused),
 		cmocka_unit_test(bad_fields_are_named),

@@ -6,7 +6,12 @@
 
 #include "../lib/status.h"
 
+/* As a module without parent support prints it: 16 fields. */
 #define HEALTHY "1 rw 3 1042 AAA 1024/1024 - idle 10 20 3 0 0 0 0 0"
+/* The same volume from a module that appends the hydration fields. */
+#define HEALTHY18 HEALTHY " - 0"
+/* Hydrating from a parent: 512 of 2048 blocks copied, 3 parent errors. */
+#define HYDRATING "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 running 3"
 
 static void healthy_volume_parses_every_field(void **state)
 {
@@ -97,10 +102,176 @@ static void appended_fields_are_tolerated(void **state)
 	struct cru_err err;
 
 	(void)state;
-	assert_int_equal(cru_status_parse(HEALTHY " future 12 x=y", &st, &err), 0);
+	assert_int_equal(cru_status_parse(HEALTHY18 " future 12 x=y", &st, &err), 0);
 	assert_int_equal(st.extra_fields, 3);
 	assert_int_equal(st.leg_errors[2], 0);
 	assert_int_equal(st.flush, 1042);
+	assert_int_equal(st.hydration_state, CRU_HYDRATION_NONE);
+	assert_true(st.has_parent_errors);
+}
+
+/* An older module prints 16 fields: accepted, hydration state unknown. */
+static void sixteen_fields_leave_the_hydration_state_unknown(void **state)
+{
+	struct cru_status st;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_status_parse(HEALTHY, &st, &err), 0);
+	assert_int_equal(st.hydration_state, CRU_HYDRATION_UNKNOWN);
+	assert_false(st.has_parent_errors);
+	assert_int_equal(st.parent_errors, 0);
+	assert_int_equal(st.extra_fields, 0);
+	assert_false(cru_status_hydration_done(&st));
+
+	/* With a parent, "done" can only come from the progress field. */
+	assert_int_equal(cru_status_parse("1 rw 1 0 AAA 1/1 8/8 idle 0 0 0 0 0 0 0 0",
+					  &st, &err), 0);
+	assert_int_equal(st.hydration_state, CRU_HYDRATION_UNKNOWN);
+	assert_true(cru_status_hydration_done(&st));
+	assert_int_equal(cru_status_parse("1 rw 1 0 AAA 1/1 7/8 idle 0 0 0 0 0 0 0 0",
+					  &st, &err), 0);
+	assert_false(cru_status_hydration_done(&st));
+}
+
+static void volume_without_parent_reports_no_hydration(void **state)
+{
+	struct cru_status st;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_status_parse(HEALTHY18, &st, &err), 0);
+	assert_false(st.has_parent);
+	assert_int_equal(st.hydration_state, CRU_HYDRATION_NONE);
+	assert_true(st.has_parent_errors);
+	assert_int_equal(st.parent_errors, 0);
+	assert_int_equal(st.extra_fields, 0);
+	assert_false(cru_status_hydration_done(&st));
+}
+
+static void hydrating_volume_parses_state_and_parent_errors(void **state)
+{
+	struct cru_status st;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_status_parse(HYDRATING, &st, &err), 0);
+	assert_true(st.has_parent);
+	assert_int_equal(st.hydrated, 512);
+	assert_int_equal(st.hydration_total, 2048);
+	assert_int_equal(st.hydration_state, CRU_HYDRATION_RUNNING);
+	assert_true(st.has_parent_errors);
+	assert_int_equal(st.parent_errors, 3);
+	assert_int_equal(st.leg_errors[2], 0);
+	assert_int_equal(st.extra_fields, 0);
+	assert_false(cru_status_hydration_done(&st));
+}
+
+static void every_hydration_state(void **state)
+{
+	static const struct {
+		const char *line;
+		enum cru_hydration_state hs;
+		const char *name;
+		bool done;
+	} cases[] = {
+		{ "1 rw 1 0 AAA 1/1 0/8 idle 0 0 0 0 0 0 0 0 running 0",
+		  CRU_HYDRATION_RUNNING, "running", false },
+		{ "1 rw 1 0 AAA 1/1 3/8 idle 0 0 0 0 0 0 0 0 paused 0",
+		  CRU_HYDRATION_PAUSED, "paused", false },
+		{ "1 fenced 1 0 AAA 1/1 3/8 idle 0 0 0 0 0 0 0 0 waiting 0",
+		  CRU_HYDRATION_WAITING, "waiting", false },
+		{ "1 rw 1 0 AAA 1/1 3/8 idle 0 0 0 0 0 0 0 0 backoff 12",
+		  CRU_HYDRATION_BACKOFF, "backoff", false },
+		{ "1 rw 1 0 AAA 1/1 8/8 idle 0 0 0 0 0 0 0 0 done 0",
+		  CRU_HYDRATION_DONE, "done", true },
+		/* Copied to the end but not yet committed: not done. */
+		{ "1 rw 1 0 AAA 1/1 8/8 idle 0 0 0 0 0 0 0 0 running 0",
+		  CRU_HYDRATION_RUNNING, "running", false },
+		{ "1 rw 1 0 AAA 1/1 - idle 0 0 0 0 0 0 0 0 - 0",
+		  CRU_HYDRATION_NONE, "none", false },
+	};
+	struct cru_status st;
+	struct cru_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (cru_status_parse(cases[i].line, &st, &err))
+			fail_msg("refused '%s': %s", cases[i].line, err.msg);
+		assert_int_equal(st.hydration_state, cases[i].hs);
+		assert_string_equal(cru_hydration_state_name(st.hydration_state),
+				    cases[i].name);
+		if (cru_status_hydration_done(&st) != cases[i].done)
+			fail_msg("'%s': done should be %d", cases[i].line,
+				 cases[i].done);
+	}
+	assert_string_equal(cru_hydration_state_name(CRU_HYDRATION_UNKNOWN),
+			    "unknown");
+}
+
+static void largest_parent_error_count_parses(void **state)
+{
+	struct cru_status st;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_status_parse("1 rw 1 0 AAA 1/1 3/8 idle 0 0 0 0 0 0 0 0 backoff 18446744073709551615",
+					  &st, &err), 0);
+	assert_true(st.parent_errors == UINT64_MAX);
+}
+
+/* The two appended fields, wrong in each way a broken line can be. */
+static void malformed_hydration_fields_are_refused(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *msg;
+	} cases[] = {
+		/* 17 fields: the state without the error count. */
+		{ HEALTHY " -", "ends after 17 fields, missing 'parent_errors'" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 running",
+		  "parent_errors" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 hydrating 3",
+		  "status field 17 (hydration_state)" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 RUNNING 3",
+		  "hydration_state" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 idle 3",
+		  "hydration_state" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 running three",
+		  "status field 18 (parent_errors)" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 running -1",
+		  "parent_errors" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 running 3x",
+		  "parent_errors" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 running 18446744073709551616",
+		  "parent_errors" },
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 running -",
+		  "parent_errors" },
+		/* hydrated > total. */
+		{ "1 rw 2 77 AAA 16/16 2049/2048 idle 40 5 1 0 0 0 0 0 running 3",
+		  "status field 7 (hydration)" },
+		{ "1 rw 2 77 AAA 16/16 2048 idle 40 5 1 0 0 0 0 0 done 0",
+		  "hydration" },
+		/* The progress field and the state disagree about a parent. */
+		{ "1 rw 2 77 AAA 16/16 512/2048 idle 40 5 1 0 0 0 0 0 - 3",
+		  "hydration_state" },
+		{ "1 rw 2 77 AAA 16/16 - idle 40 5 1 0 0 0 0 0 running 0",
+		  "hydration_state" },
+		{ "1 rw 2 77 AAA 16/16 - idle 40 5 1 0 0 0 0 0 done 0",
+		  "hydration_state" },
+	};
+	struct cru_status st;
+	struct cru_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		err.msg[0] = '\0';
+		if (cru_status_parse(cases[i].line, &st, &err) != -EINVAL)
+			fail_msg("accepted malformed line '%s'", cases[i].line);
+		assert_contains(err.msg, cases[i].msg);
+	}
 }
 
 static void whitespace_and_newline_are_tolerated(void **state)
@@ -139,6 +310,11 @@ static void whole_dmsetup_line_parses(void **state)
 	assert_int_equal(start, 0);
 	assert_int_equal(len, 2097152);
 	assert_int_equal(st.flush, 1042);
+	assert_int_equal(cru_status_parse_line("0 16384 crucible " HYDRATING "\n",
+					       &start, &len, &st, &err), 0);
+	assert_int_equal(len, 16384);
+	assert_int_equal(st.hydration_state, CRU_HYDRATION_RUNNING);
+	assert_int_equal(st.parent_errors, 3);
 
 	assert_int_equal(cru_status_parse_line("0 2097152 linear 8:0 0", NULL,
 					       NULL, &st, &err), -EINVAL);
@@ -213,6 +389,7 @@ static void names_of_states(void **state)
 	assert_string_equal(cru_leg_state_name(CRU_LEG_STALE), "stale");
 	assert_string_equal(cru_leg_state_name(CRU_LEG_DISABLED), "disabled");
 	assert_string_equal(cru_leg_state_name(CRU_LEG_FAULTED), "faulted");
+	assert_string_equal(cru_hydration_state_name(CRU_HYDRATION_BACKOFF), "backoff");
 }
 
 int main(void)
@@ -222,6 +399,12 @@ int main(void)
 		cmocka_unit_test(degraded_volume_with_parent),
 		cmocka_unit_test(every_mode_and_repair_state),
 		cmocka_unit_test(appended_fields_are_tolerated),
+		cmocka_unit_test(sixteen_fields_leave_the_hydration_state_unknown),
+		cmocka_unit_test(volume_without_parent_reports_no_hydration),
+		cmocka_unit_test(hydrating_volume_parses_state_and_parent_errors),
+		cmocka_unit_test(every_hydration_state),
+		cmocka_unit_test(largest_parent_error_count_parses),
+		cmocka_unit_test(malformed_hydration_fields_are_refused),
 		cmocka_unit_test(whitespace_and_newline_are_tolerated),
 		cmocka_unit_test(largest_counters_parse),
 		cmocka_unit_test(whole_dmsetup_line_parses),

@@ -66,10 +66,39 @@ static void unknown_keys_of_a_newer_target_are_skipped(void **state)
 	struct cru_err err;
 
 	(void)state;
-	assert_int_equal(cru_table_parse("a b c - 4 hydration off generation 5",
+	assert_int_equal(cru_table_parse("a b c - 4 cache_mode wb generation 5",
 					 &t, &err), 0);
 	assert_int_equal(t.unknown_args, 1);
 	assert_int_equal(t.generation, 5);
+}
+
+/* With a parent the target prints its hydration settings. */
+static void table_of_a_volume_with_a_parent(void **state)
+{
+	struct cru_table t;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_table_parse("7:0 7:1 7:2 7:9 18 generation 2 region_size 2048 owner h "
+					 "repair auto read_policy round_robin commit_period 1000 "
+					 "repair_throttle 0 hydration off hydration_throttle 40",
+					 &t, &err), 0);
+	assert_true(t.has_parent);
+	assert_string_equal(t.parent, "7:9");
+	assert_int_equal(t.hydration, CRU_HYDRATION_MODE_OFF);
+	assert_true(t.has_hydration_throttle);
+	assert_int_equal(t.hydration_throttle, 40);
+	assert_int_equal(t.unknown_args, 0);
+
+	assert_int_equal(cru_table_parse("7:0 7:1 7:2 7:9 4 hydration on hydration_throttle 0",
+					 &t, &err), 0);
+	assert_int_equal(t.hydration, CRU_HYDRATION_MODE_ON);
+	assert_int_equal(t.hydration_throttle, 0);
+
+	assert_int_equal(cru_table_parse("7:0 7:1 7:2 7:9", &t, &err), 0);
+	assert_int_equal(t.hydration, CRU_HYDRATION_MODE_DEFAULT);
+	assert_false(t.has_hydration_throttle);
+	assert_string_equal(cru_hydration_mode_name(CRU_HYDRATION_MODE_OFF), "off");
 }
 
 static void malformed_tables_are_refused(void **state)
@@ -92,6 +121,11 @@ static void malformed_tables_are_refused(void **state)
 		{ "a b c - 2 repair sometimes", "repair" },
 		{ "a b c - 2 read_policy random", "read_policy" },
 		{ "a b c - 2 commit_period -1", "commit_period" },
+		{ "a b c p 2 hydration maybe", "table argument hydration: expected on or off" },
+		{ "a b c p 2 hydration 1", "hydration" },
+		{ "a b c p 2 hydration_throttle fast", "hydration_throttle" },
+		{ "a b c p 2 hydration_throttle -5", "hydration_throttle" },
+		{ "a b c p 1 hydration", "even" },
 		{ "a b c - 2 owner 0123456789012345678901234567890123456789012345678901234567890123",
 		  "owner" },
 	};
@@ -157,6 +191,48 @@ static void built_table_parses_back_to_the_same(void **state)
 	assert_int_equal(cru_table_format(&t, buf, sizeof(buf), &err), 0);
 	assert_int_equal(cru_table_parse(buf, &back, &err), 0);
 	assert_memory_equal(&t, &back, sizeof(t));
+
+	t.has_parent = true;
+	strcpy(t.parent, "8:64");
+	t.hydration = CRU_HYDRATION_MODE_OFF;
+	t.has_hydration_throttle = true;
+	t.hydration_throttle = 25;
+	assert_int_equal(cru_table_format(&t, buf, sizeof(buf), &err), 0);
+	assert_int_equal(cru_table_parse(buf, &back, &err), 0);
+	assert_memory_equal(&t, &back, sizeof(t));
+}
+
+static void hydration_arguments_are_built_after_the_others(void **state)
+{
+	struct cru_table t;
+	struct cru_err err;
+	char buf[512];
+
+	(void)state;
+	cru_table_init(&t);
+	strcpy(t.legs[0], "/dev/a");
+	strcpy(t.legs[1], "/dev/b");
+	strcpy(t.legs[2], "/dev/c");
+	t.has_parent = true;
+	strcpy(t.parent, "/dev/image");
+	t.has_generation = true;
+	t.generation = 1;
+	t.hydration = CRU_HYDRATION_MODE_ON;
+	t.has_hydration_throttle = true;
+	t.hydration_throttle = 100;
+	assert_int_equal(cru_table_format(&t, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "/dev/a /dev/b /dev/c /dev/image 6 generation 1 "
+			    "hydration on hydration_throttle 100");
+
+	t.hydration = CRU_HYDRATION_MODE_DEFAULT;
+	t.hydration_throttle = CRU_THROTTLE_MAX;
+	assert_int_equal(cru_table_format(&t, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "/dev/a /dev/b /dev/c /dev/image 4 generation 1 "
+			    "hydration_throttle 1000000");
+
+	t.hydration_throttle = CRU_THROTTLE_MAX + 1;
+	assert_int_equal(cru_table_format(&t, buf, sizeof(buf), &err), -EINVAL);
+	assert_contains(err.msg, "hydration_throttle");
 }
 
 static void unusable_words_are_refused_when_building(void **state)
@@ -202,9 +278,11 @@ int main(void)
 		cmocka_unit_test(table_as_the_target_prints_it),
 		cmocka_unit_test(every_optional_argument),
 		cmocka_unit_test(unknown_keys_of_a_newer_target_are_skipped),
+		cmocka_unit_test(table_of_a_volume_with_a_parent),
 		cmocka_unit_test(malformed_tables_are_refused),
 		cmocka_unit_test(built_table_has_the_documented_order),
 		cmocka_unit_test(built_table_parses_back_to_the_same),
+		cmocka_unit_test(hydration_arguments_are_built_after_the_others),
 		cmocka_unit_test(unusable_words_are_refused_when_building),
 		cmocka_unit_test(region_size_bounds),
 	};

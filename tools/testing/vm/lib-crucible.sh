@@ -219,6 +219,15 @@ wait_synced() {
 	[ "$in" = "$nr" ] || fail "$name: repair idle but only $in/$nr regions in sync ($(dmsetup status "$name"))"
 }
 
+# wait_hydrated NAME [SECONDS]: hydration done and every parent block copied.
+wait_hydrated() {
+	local name=$1 limit=${2:-120} h t
+	wait_status "$name" hydration_state done "$limit"
+	h=$(status_field "$name" hydrated)
+	t=$(status_field "$name" hydration_total)
+	[ "$h" = "$t" ] || fail "$name: hydration done but only $h/$t blocks hydrated ($(dmsetup status "$name"))"
+}
+
 # expect_counter NAME FIELD OP N: a status field compared with test(1)'s OP.
 expect_counter() {
 	local name=$1 field=$2 op=$3 want=$4 v

@@ -240,6 +240,10 @@ _status_index() {
 	err0) echo 14 ;;
 	err1) echo 15 ;;
 	err2) echo 16 ;;
+	hydration_state) echo 17 ;;
+	parent_errors) echo 18 ;;
+	hydrated) echo 7 ;;
+	hydration_total) echo 7 ;;
 	*) fail "unknown status field '$1'" ;;
 	esac
 }
@@ -257,6 +261,8 @@ status_field() {
 	case $field in
 	in_sync) v=${v%%/*} ;;
 	nr_regions) v=${v#*/} ;;
+	hydrated) v=${v%%/*} ;;
+	hydration_total) v=${v#*/} ;;
 	esac
 	echo "$v"
 }

@@ -58,9 +58,15 @@ majmin() {
 	printf '%d:%d' "0x$(stat -c %t "$1")" "0x$(stat -c %T "$1")"
 }
 
+# A parent image: tables that name it make volumes on it (or are refused
+# once the legs were made without it, or still need it).
+parent=''
+make_loop_leg parent 4
+dd if=/dev/urandom of="$parent" bs=1M count=4 oflag=direct status=none || fail "cannot fill $parent"
+
 # The word pools, used through pick, by name.
 # shellcheck disable=SC2034
-PATHS=("${legs[@]}" "${legs[@]}" "${legs[@]}" /dev/nonexistent /dev/null - "$(majmin "${legs[0]}")"
+PATHS=("${legs[@]}" "${legs[@]}" "${legs[@]}" /dev/nonexistent /dev/null - "$parent" "$(majmin "${legs[0]}")"
 	"$(majmin "${legs[2]}")" 0:0 7:255 /dev/mapper/fz /dev/mapper/control /dev
 	"$(printf 'p%.0s' $(seq 1 300))")
 # shellcheck disable=SC2034
@@ -69,17 +75,20 @@ NUMBERS=(0 1 2 3 4 7 8 15 16 17 64 100 127 128 129 256 1024 2048 4096 65536 2097
 	18446744073709551616 -1 -2048 0x800 1e3 +5 007)
 # shellcheck disable=SC2034
 KEYS=(generation region_size owner replace_leg repair repair_throttle read_policy commit_period
-	GENERATION Region_Size parent hydrate foo generation region_size replace_leg)
+	GENERATION Region_Size parent hydrate foo generation region_size replace_leg hydration
+	hydration_throttle)
 # shellcheck disable=SC2034
-VALUES=(auto manual round_robin least_pending AUTO Manual x "$(printf 'o%.0s' $(seq 1 80))" me)
+VALUES=(auto manual round_robin least_pending AUTO Manual x "$(printf 'o%.0s' $(seq 1 80))" me on
+	off)
 # shellcheck disable=SC2034
 LENGTHS=("$SECTORS" "$SECTORS" "$SECTORS" "$SECTORS" 8 16 $((SECTORS - 8)) $((SECTORS + 8))
 	$((SECTORS * 2)) $((SECTORS - 1)) 7 1099511627776 $((SECTORS / 2)))
 # shellcheck disable=SC2034
-MSG_NAMES=(reconcile fail_leg restore_leg fail_leg restore_leg repair_throttle read_policy reset_counters)
+MSG_NAMES=(reconcile fail_leg restore_leg fail_leg restore_leg repair_throttle read_policy reset_counters
+	hydration hydration_throttle)
 # shellcheck disable=SC2034
 MSG_WORDS=(reconcile start stop fail_leg restore_leg reset_counters repair_throttle read_policy
-	round_robin least_pending 0 1 2 3 -1 100 18446744073709551616 foo RECONCILE Fail_Leg)
+	round_robin least_pending 0 1 2 3 -1 100 18446744073709551616 foo RECONCILE Fail_Leg on off)
 
 # The generators work on globals, never in a subshell: $RANDOM must follow
 # one sequence from the seed.
@@ -142,6 +151,7 @@ random_args() {
 		;;
 	*)	# the right legs, then option pairs with a count that may be off
 		ARGS=("${legs[@]}" -)
+		[ $((RANDOM % 4)) -ne 0 ] || ARGS[3]=$parent
 		if [ $((RANDOM % 8)) -eq 0 ]; then
 			pick PATHS
 			ARGS[RANDOM % 4]=$W
@@ -190,6 +200,11 @@ for ((it = 1; it <= ITERATIONS; it++)); do
 	# A volume of another size than SECTORS would make most later tables
 	# fail on the size alone.
 	[ "${table#0 "$SECTORS" }" != "$table" ] || blank_legs
+	# Legs made on the parent refuse most tables without it, legs made
+	# without one refuse it: start half of the next tables on new legs.
+	if [[ " ${ARGS[*]} " == *" $parent "* ]] || [ $((RANDOM % 2)) -eq 0 ]; then
+		blank_legs
+	fi
 done
 echo "$created tables accepted, $refused refused"
 [ $refused -gt 0 ] || fail "every table was accepted: the fuzzer is broken"
