@@ -191,6 +191,53 @@ static int set_runs(struct crucible *c, unsigned int leg, u64 b0,
 }
 
 /*
+ * Write the runs of blocks set in @blocks from @buf to every leg in @legs
+ * at once, FUA.  Returns the legs that failed (and fails them).
+ */
+static u8 write_runs(struct crucible *c, u8 legs, void *buf, u64 b0,
+		     unsigned int n, const unsigned long *blocks)
+{
+	struct dm_io_region where[CRUCIBLE_NR_LEGS];
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_WRITE | REQ_FUA,
+		.mem.type = DM_IO_VMA,
+		.client = c->io_client,
+	};
+	unsigned int start, end, nr, i;
+	int leg[CRUCIBLE_NR_LEGS], t;
+	unsigned long error_bits;
+	u8 failed = 0;
+
+	for (start = find_first_bit(blocks, n); start < n;
+	     start = find_next_bit(blocks, n, end)) {
+		end = find_next_zero_bit(blocks, n, start);
+		nr = 0;
+		for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
+			if (!(legs & ~failed & BIT(t)))
+				continue;
+			where[nr].bdev = c->legs[t].dev->bdev;
+			where[nr].sector = crucible_leg_data_sector(c, b0 + start);
+			where[nr].count = (sector_t)(end - start) <<
+					  (CRUCIBLE_BLOCK_SHIFT - 9);
+			leg[nr++] = t;
+		}
+		if (!nr)
+			break;
+		req.mem.ptr.vma = buf + ((size_t)start << CRUCIBLE_BLOCK_SHIFT);
+		error_bits = 0;
+		if (dm_io(&req, nr, where, &error_bits, IOPRIO_DEFAULT))
+			error_bits = BIT(nr) - 1;
+		for (i = 0; i < nr; i++)
+			if (error_bits & BIT(i))
+				failed |= BIT(leg[i]);
+	}
+	for (t = 0; t < CRUCIBLE_NR_LEGS; t++)
+		if (failed & BIT(t))
+			crucible_leg_failed(c, t, -EIO);
+	return failed;
+}
+
+/*
  * Hydrate blocks [@b0, @b0 + @n) of one region.  Returns 0, -EAGAIN if the
  * region needs repair first, -ENOLINK if the parent failed, another error
  * if no leg could take the chunk.
@@ -206,7 +253,6 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 	struct crucible_rec rec;
 	u8 alive, ok = 0;
 	unsigned int i;
-	u64 copied = 0;
 	u32 flush;
 	int src, r, t;
 
@@ -256,13 +302,13 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 	spin_lock_irq(&c->lock);
 	alive = crucible_alive_mask(c);
 	spin_unlock_irq(&c->lock);
+	/* FUA: the records may reach the disk before the next flush. */
+	alive &= ~write_runs(c, alive, buf, b0, n, copy);
 	flush = (u32)(READ_ONCE(c->flush) + 1);
 	for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
 		if (!(alive & BIT(t)))
 			continue;
-		/* FUA: the record may reach the disk before the next flush. */
-		if (crucible_copy_runs(c, t, buf, b0, n, copy, REQ_FUA, &copied) ||
-		    set_runs(c, t, b0, n, take, hash, flush)) {
+		if (set_runs(c, t, b0, n, take, hash, flush)) {
 			crucible_leg_failed(c, t, -EIO);
 			continue;
 		}

@@ -104,9 +104,9 @@ static u64 rehash_block(struct crucible *c, unsigned int src, u8 others,
  * Write to @leg the runs of blocks set in @blocks, volume blocks @b0 on,
  * from @src (block i of the chunk at @src + i * 4 KiB).
  */
-int crucible_copy_runs(struct crucible *c, unsigned int leg, void *src,
-		       u64 b0, unsigned int n, const unsigned long *blocks,
-		       blk_opf_t flags, u64 *copied)
+static int crucible_copy_runs(struct crucible *c, unsigned int leg, void *src,
+			      u64 b0, unsigned int n, const unsigned long *blocks,
+			      u64 *copied)
 {
 	unsigned int start, end;
 	int r;
@@ -114,7 +114,7 @@ int crucible_copy_runs(struct crucible *c, unsigned int leg, void *src,
 	for (start = find_first_bit(blocks, n); start < n;
 	     start = find_next_bit(blocks, n, end)) {
 		end = find_next_zero_bit(blocks, n, start);
-		r = crucible_sync_io(c, leg, REQ_OP_WRITE, flags,
+		r = crucible_sync_io(c, leg, REQ_OP_WRITE, 0,
 				     c->geo.data_start + b0 + start, end - start,
 				     src + ((size_t)start << CRUCIBLE_BLOCK_SHIFT));
 		if (r)
@@ -164,7 +164,7 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg,
 		else if (r)
 			return r;
 	}
-	r = crucible_copy_runs(c, leg, c->repair_buf[src], b0, n, differs, 0,
+	r = crucible_copy_runs(c, leg, c->repair_buf[src], b0, n, differs,
 			       copied);
 	if (r)
 		return r;
@@ -247,7 +247,7 @@ static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
 	}
 	if (!bitmap_empty(src_fix, n)) {
 		r = crucible_copy_runs(c, src, c->repair_buf[src], b0, n,
-				       src_fix, 0, copied);
+				       src_fix, copied);
 		if (r)
 			return r;
 	}

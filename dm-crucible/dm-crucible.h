@@ -240,9 +240,6 @@ int crucible_md_set_region(struct crucible *c, unsigned int leg, u64 region,
 void crucible_leg_failed(struct crucible *c, unsigned int leg, int err);
 
 /* dm-crucible-repair.c */
-int crucible_copy_runs(struct crucible *c, unsigned int leg, void *src,
-		       u64 b0, unsigned int n, const unsigned long *blocks,
-		       blk_opf_t flags, u64 *copied);
 int crucible_lock_region(struct crucible *c, u64 region, int *src);
 void crucible_region_written(struct crucible *c, u64 region, u8 ok);
 void crucible_unlock_region(struct crucible *c, u64 region);
