@@ -227,6 +227,7 @@ static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
 			if (crucible_hash_has_data(hash[i]) &&
 			    crucible_block_hash(leg_block(c, src, i)) != hash[i]) {
 				atomic64_inc(&c->stats.mismatches);
+				crucible_nl_mismatch(c, src, b0 + i);
 				DMERR_LIMIT("%s: repair: leg %u block %llu fails its record",
 					    dm_table_device_name(c->ti->table),
 					    src, (unsigned long long)(b0 + i));
@@ -479,6 +480,11 @@ void crucible_repair_work(struct work_struct *ws)
 	/* On -EILSEQ the region is retried with another source. */
 	if (r != -EILSEQ)
 		c->repair_cursor = region + 1;
+	/* Progress for the agent, at most once a second. */
+	if (time_after_eq(jiffies, c->repair_event + HZ)) {
+		c->repair_event = jiffies;
+		crucible_raise_event(c);
+	}
 	if (c->repair_throttle && c->repair_bytes)
 		delay = msecs_to_jiffies(div_u64(c->repair_bytes * 1000,
 						 (u64)c->repair_throttle << 20));

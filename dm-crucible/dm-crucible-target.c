@@ -14,8 +14,10 @@
 #include <linux/highmem.h>
 #include <linux/blkdev.h>
 #include <linux/xxhash.h>
+#include <net/genetlink.h>
 
 #include "dm-crucible.h"
+#include "../include/crucible/netlink.h"
 
 #define CRUCIBLE_MIN_IOS	64
 #define CRUCIBLE_DIRTY_BATCH	64
@@ -97,6 +99,7 @@ static void do_event(struct work_struct *ws)
 	struct crucible *c = container_of(ws, struct crucible, event_work);
 
 	dm_table_event(c->ti->table);
+	crucible_nl_notify(c);
 }
 
 void crucible_raise_event(struct crucible *c)
@@ -523,6 +526,7 @@ static int fix_read_block(struct crucible *c, struct crucible_io *io,
 				return serve_block(bio, i, src, page);
 		}
 		atomic64_inc(&c->stats.mismatches);
+		crucible_nl_mismatch(c, io->leg, b);
 		DMERR_LIMIT("%s: block %llu: leg %d copy does not match its record",
 			    dm_table_device_name(c->ti->table),
 			    (unsigned long long)b, io->leg);
@@ -1150,6 +1154,7 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	init_waitqueue_head(&c->inflight_wait);
 	INIT_WORK(&c->worker, do_worker);
 	INIT_WORK(&c->event_work, do_event);
+	INIT_LIST_HEAD(&c->nl_node);
 	INIT_DELAYED_WORK(&c->waker, do_waker);
 	INIT_DELAYED_WORK(&c->repair_work, crucible_repair_work);
 	INIT_DELAYED_WORK(&c->hydrate_work, crucible_hydrate_work);
@@ -1236,6 +1241,8 @@ static void crucible_dtr(struct dm_target *ti)
 
 	if (!c)
 		return;
+	/* Out of the netlink list first: no command reaches it after this. */
+	crucible_nl_unregister(c);
 	if (c->wq) {
 		cancel_delayed_work_sync(&c->waker);
 		cancel_delayed_work_sync(&c->repair_work);
@@ -1330,6 +1337,10 @@ static void crucible_resume(struct dm_target *ti)
 			   msecs_to_jiffies(c->commit_period_ms));
 	crucible_kick_repair(c);
 	crucible_kick_hydration(c);
+	if (list_empty(&c->nl_node)) {
+		crucible_nl_reset(c);
+		crucible_nl_register(c);
+	}
 }
 
 /*
@@ -1479,21 +1490,20 @@ static bool leg_is_last_copy(struct crucible *c, unsigned int leg)
 	return false;
 }
 
-static int msg_leg(struct crucible *c, const char *arg, bool fail)
+/*
+ * Take a leg out of service or bring it back (messages and netlink).  On
+ * refusal *@why says why.
+ */
+int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
+		     const char **why)
 {
 	bool locked = false;
-	unsigned int leg;
 	int r = 0;
 
-	if (kstrtouint(arg, 10, &leg) || leg >= CRUCIBLE_NR_LEGS) {
-		DMWARN("%s: leg must be 0, 1 or 2, not '%s'", dev_name_of(c), arg);
-		return -EINVAL;
-	}
 	if (!fail && c->legs[leg].state != CRUCIBLE_LEG_ALIVE) {
 		r = crucible_md_prepare_leg(c, leg);
 		if (r) {
-			DMWARN("%s: restore_leg: leg %u still fails writes",
-			       dev_name_of(c), leg);
+			*why = "the leg still fails writes";
 			return -EIO;
 		}
 		locked = true;
@@ -1501,19 +1511,17 @@ static int msg_leg(struct crucible *c, const char *arg, bool fail)
 	spin_lock_irq(&c->lock);
 	if (fail) {
 		if (c->legs[leg].state != CRUCIBLE_LEG_ALIVE) {
-			DMWARN("%s: fail_leg: leg %u is not in service", dev_name_of(c), leg);
+			*why = "the leg is not in service";
 			r = -EINVAL;
 		} else if (leg_is_last_copy(c, leg)) {
-			DMWARN("%s: fail_leg: leg %u holds the only in-sync copy of some region",
-			       dev_name_of(c), leg);
+			*why = "the leg holds the only in-sync copy of some region";
 			r = -EBUSY;
 		} else {
 			c->legs[leg].state = CRUCIBLE_LEG_DISABLED;
 		}
 	} else {
 		if (c->legs[leg].state == CRUCIBLE_LEG_ALIVE) {
-			DMWARN("%s: restore_leg: leg %u is already in service",
-			       dev_name_of(c), leg);
+			*why = "the leg is already in service";
 			r = -EINVAL;
 		} else {
 			c->legs[leg].state = CRUCIBLE_LEG_ALIVE;
@@ -1531,6 +1539,23 @@ static int msg_leg(struct crucible *c, const char *arg, bool fail)
 	crucible_raise_event(c);
 	crucible_wake_worker(c);
 	return 0;
+}
+
+static int msg_leg(struct crucible *c, const char *arg, bool fail)
+{
+	const char *why = NULL;
+	unsigned int leg;
+	int r;
+
+	if (kstrtouint(arg, 10, &leg) || leg >= CRUCIBLE_NR_LEGS) {
+		DMWARN("%s: leg must be 0, 1 or 2, not '%s'", dev_name_of(c), arg);
+		return -EINVAL;
+	}
+	r = crucible_set_leg(c, leg, fail, &why);
+	if (r)
+		DMWARN("%s: %s: leg %u: %s", dev_name_of(c),
+		       fail ? "fail_leg" : "restore_leg", leg, why);
+	return r;
 }
 
 /* repair_throttle and hydration_throttle: MiB/s, 0 = unlimited. */
@@ -1676,13 +1701,22 @@ static int __init dm_crucible_init(void)
 {
 	int r = dm_register_target(&crucible_target);
 
-	if (r < 0)
+	if (r < 0) {
 		DMERR("register failed %d", r);
+		return r;
+	}
+	r = crucible_nl_init();
+	if (r) {
+		DMERR("cannot register the generic netlink family (error %d)", r);
+		dm_unregister_target(&crucible_target);
+	}
 	return r;
 }
 
 static void __exit dm_crucible_exit(void)
 {
+	/* No command may reach a target type that is going away. */
+	crucible_nl_exit();
 	dm_unregister_target(&crucible_target);
 }
 
@@ -1692,3 +1726,4 @@ module_exit(dm_crucible_exit);
 MODULE_DESCRIPTION(DM_NAME " three-leg mirror with per-block hashes");
 MODULE_AUTHOR("dm-crucible developers");
 MODULE_LICENSE("GPL");
+MODULE_ALIAS_GENL_FAMILY(CRUCIBLE_GENL_NAME);

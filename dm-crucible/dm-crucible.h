@@ -96,6 +96,19 @@ struct crucible_stats {
 #define CRUCIBLE_HYDRATE_BACKOFF_MIN_MS	1000
 #define CRUCIBLE_HYDRATE_BACKOFF_MAX_MS	60000
 
+/* Netlink: what the last event described, and mismatches to report. */
+#define CRUCIBLE_NL_MISMATCH_QUEUE	16
+
+struct crucible_nl_mismatch {
+	unsigned int leg;
+	u64 block;
+};
+
+struct crucible_nl_last {
+	u8 legs[CRUCIBLE_NR_LEGS];	/* CRUCIBLE_NL_LEG_* */
+	u64 in_sync;
+};
+
 struct crucible {
 	struct dm_target *ti;
 	struct crucible_leg legs[CRUCIBLE_NR_LEGS];
@@ -139,6 +152,7 @@ struct crucible {
 	unsigned long last_commit;	/* jiffies */
 	u64 repair_cursor;		/* next region background repair looks at */
 	u64 repair_bytes;		/* copied by the last region repair */
+	unsigned long repair_event;	/* jiffies of the last progress event */
 
 	/* Hydration: the cursor is under lock, the rest is the hydrate work's. */
 	struct crucible_hydration hydr;
@@ -165,6 +179,15 @@ struct crucible {
 	u32 *repair_flush;		/* source flush numbers of the chunk */
 
 	struct crucible_stats stats;
+
+	/* Netlink (dm-crucible-netlink.c) */
+	struct list_head nl_node;	/* in the volume list once resumed */
+	u32 nl_dev;			/* the volume's dev_t, encoded */
+	struct crucible_nl_last nl_last;
+	unsigned long nl_last_progress;	/* jiffies of the last progress event */
+	bool nl_hydrated_sent;
+	unsigned int nl_nr_mismatch;	/* under lock */
+	struct crucible_nl_mismatch nl_mismatch[CRUCIBLE_NL_MISMATCH_QUEUE];
 };
 
 /* Per-bio data of the original bio. */
@@ -258,7 +281,18 @@ void crucible_kick_hydration(struct crucible *c);
 const char *crucible_hydration_state(struct crucible *c);
 int crucible_discard(struct crucible *c, struct bio *bio);
 
+/* dm-crucible-netlink.c */
+int crucible_nl_init(void);
+void crucible_nl_exit(void);
+void crucible_nl_register(struct crucible *c);
+void crucible_nl_unregister(struct crucible *c);
+void crucible_nl_reset(struct crucible *c);
+void crucible_nl_notify(struct crucible *c);
+void crucible_nl_mismatch(struct crucible *c, unsigned int leg, u64 block);
+
 /* dm-crucible-target.c */
+int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
+		     const char **why);
 void crucible_wake_worker(struct crucible *c);
 void crucible_raise_event(struct crucible *c);
 void crucible_err(char **error, const char *fmt, ...) __printf(2, 3);

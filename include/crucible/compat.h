@@ -32,6 +32,9 @@ typedef __u64 u64;
 #ifndef BIT
 #define BIT(n) (1UL << (n))
 #endif
+#ifndef BIT_ULL
+#define BIT_ULL(n) (1ULL << (n))
+#endif
 #ifndef __packed
 #define __packed __attribute__((__packed__))
 #endif
