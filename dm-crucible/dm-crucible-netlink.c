@@ -114,14 +114,21 @@ struct volume_snap {
 
 static void snap_volume(struct crucible *c, struct volume_snap *v)
 {
+	bool repairable = false;
 	u32 stale = 0;
 	u64 r;
+	u8 alive;
 	int i;
 
 	spin_lock_irq(&c->lock);
-	if (c->unsynced)
-		for (r = 0; r < c->geo.nr_regions; r++)
+	alive = crucible_alive_mask(c);
+	if (c->unsynced) {
+		for (r = 0; r < c->geo.nr_regions; r++) {
 			stale |= c->rstate[r];
+			if (crucible_region_repairable(c->rstate[r], alive))
+				repairable = true;
+		}
+	}
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 		v->legs[i] = nl_leg_state(c, i, stale);
 	v->mode = c->mode == CRUCIBLE_MODE_FENCED ? CRUCIBLE_NL_MODE_FENCED :
@@ -132,7 +139,7 @@ static void snap_volume(struct crucible *c, struct volume_snap *v)
 		v->repair = CRUCIBLE_NL_REPAIR_IDLE;
 	else if (!c->repair_running)
 		v->repair = CRUCIBLE_NL_REPAIR_PAUSED;
-	else if (c->mode != CRUCIBLE_MODE_RW || c->suspended)
+	else if (c->mode != CRUCIBLE_MODE_RW || c->suspended || !repairable)
 		v->repair = CRUCIBLE_NL_REPAIR_WAITING;
 	else
 		v->repair = CRUCIBLE_NL_REPAIR_RUNNING;
@@ -148,12 +155,15 @@ static void snap_volume(struct crucible *c, struct volume_snap *v)
 
 static int put_volume(struct sk_buff *skb, struct crucible *c)
 {
+	char name[DM_NAME_LEN];
 	struct volume_snap v;
 
 	snap_volume(c, &v);
+	if (dm_copy_name_and_uuid(dm_table_get_md(c->ti->table), name, NULL))
+		strscpy(name, dm_device_name(dm_table_get_md(c->ti->table)),
+			sizeof(name));
 	if (nla_put_u32(skb, CRUCIBLE_ATTR_DEV, c->nl_dev) ||
-	    nla_put_string(skb, CRUCIBLE_ATTR_NAME,
-			   dm_device_name(dm_table_get_md(c->ti->table))) ||
+	    nla_put_string(skb, CRUCIBLE_ATTR_NAME, name) ||
 	    nla_put_u8(skb, CRUCIBLE_ATTR_MODE, v.mode) ||
 	    nla_put_u64_64bit(skb, CRUCIBLE_ATTR_GENERATION, v.generation,
 			      CRUCIBLE_ATTR_PAD) ||
@@ -231,9 +241,14 @@ static int dump_range(struct netlink_callback *cb, u64 limit, bool need_range)
 	}
 	if (attrs[CRUCIBLE_ATTR_FIRST])
 		first = nla_get_u64(attrs[CRUCIBLE_ATTR_FIRST]);
-	if (attrs[CRUCIBLE_ATTR_COUNT])
-		count = nla_get_u64(attrs[CRUCIBLE_ATTR_COUNT]);
-	if (first >= limit || count > limit - first) {
+	if (first >= limit) {
+		NL_SET_ERR_MSG(cb->extack, "range outside the volume");
+		return -ERANGE;
+	}
+	/* Without COUNT: to the end. */
+	count = attrs[CRUCIBLE_ATTR_COUNT] ? nla_get_u64(attrs[CRUCIBLE_ATTR_COUNT]) :
+		limit - first;
+	if (count > limit - first) {
 		NL_SET_ERR_MSG(cb->extack, "range outside the volume");
 		return -ERANGE;
 	}

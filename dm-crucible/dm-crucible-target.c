@@ -1293,8 +1293,12 @@ static void crucible_postsuspend(struct dm_target *ti)
 	cancel_delayed_work_sync(&c->waker);
 	flush_workqueue(c->wq);
 	flush_workqueue(c->io_wq);
-	/* Leave the legs with everything committed. */
-	if (c->assembled && c->mode == CRUCIBLE_MODE_RW)
+	/*
+	 * Leave the legs with everything committed, and clean: the second
+	 * commit clears the dirty marks of regions the first one stamped, so
+	 * the next assembly has nothing to rehash after a clean suspend.
+	 */
+	if (c->assembled && c->mode == CRUCIBLE_MODE_RW && !crucible_md_commit(c))
 		crucible_md_commit(c);
 }
 

@@ -8,7 +8,8 @@
  * against one policy: unknown attributes, wrong types or lengths, and
  * values out of range are refused with an extended ack naming the
  * attribute.  A volume is named by CRUCIBLE_ATTR_DEV (its dev_t as
- * major << 20 | minor, the kernel's new_encode_dev).
+ * the kernel's new_encode_dev: minor & 0xff | major << 8 | (minor &
+ * ~0xff) << 12).
  */
 #ifndef CRUCIBLE_NETLINK_H
 #define CRUCIBLE_NETLINK_H

@@ -1,20 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * crucible-agent: watches dm-crucible volumes and starts the repair of
- * stale regions.  One poll loop over two file descriptors:
- *
- *   /dev/mapper/control, armed with DM_DEV_ARM_POLL: readable after any
- *     device-mapper event (a crucible volume raises one on every state
- *     change);
- *   a signalfd: SIGTERM/SIGINT stop the agent, SIGHUP rescans.
- *
- * On each wake-up it rescans every crucible volume's status: state kept
- * between scans is only what the decisions need, so a lost or merged
- * event costs nothing but latency.  See Documentation/crucible-agent.rst.
+ * crucible-agent: watches dm-crucible volumes and repairs their stale
+ * regions.  This file: start-up (options, state directory and pid lock,
+ * daemonizing, signals) and the choice of loop: nlloop.c when the
+ * kernel has the "crucible" netlink family, dmloop.c when it has not.
+ * See Documentation/crucible-agent.rst.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,180 +20,14 @@
 
 #include "../lib/dm.h"
 #include "../lib/log.h"
-#include "options.h"
-#include "policy.h"
+#include "agent.h"
 
-struct agent {
-	const struct agent_opts *opts;
-	int dm_fd;		/* -1 if event polling is unavailable */
-	int signal_fd;
-	int pid_fd;
-	char pid_path[4096];
-	struct agent_volume *vols;
-	size_t nr_vols;
-	size_t cap_vols;
-	double last_full_scan;	/* monotonic seconds */
-};
-
-static double now_seconds(void)
+double agent_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct agent_volume *volume_get(struct agent *a, const char *name)
-{
-	struct agent_volume *v;
-	size_t i;
-
-	for (i = 0; i < a->nr_vols; i++)
-		if (!strcmp(a->vols[i].name, name))
-			return &a->vols[i];
-	if (a->nr_vols == a->cap_vols) {
-		size_t cap = a->cap_vols ? 2 * a->cap_vols : 8;
-
-		v = realloc(a->vols, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		a->vols = v;
-		a->cap_vols = cap;
-	}
-	v = &a->vols[a->nr_vols++];
-	memset(v, 0, sizeof(*v));
-	snprintf(v->name, sizeof(v->name), "%s", name);
-	return v;
-}
-
-static void start_repair(struct agent_volume *v)
-{
-	struct cru_err err;
-
-	log_info("%s: %llu stale regions and repair paused: starting repair (attempt %u)",
-		 v->name,
-		 (unsigned long long)cru_status_stale_regions(&v->status),
-		 v->attempts);
-	if (cru_dm_message(v->name, "reconcile start", &err))
-		log_error("%s: cannot start repair: %s (retry in %.0f s)",
-			  v->name, err.msg, agent_backoff(v->attempts));
-}
-
-static void volume_update(struct agent *a, struct agent_volume *v,
-			  const struct cru_status *cur, double now)
-{
-	struct agent_event ev[AGENT_MAX_EVENTS];
-	enum agent_decision d;
-	char line[512];
-	size_t n, i;
-
-	n = agent_diff(v->have_status ? &v->status : NULL, cur, ev,
-		       AGENT_MAX_EVENTS);
-	for (i = 0; i < n; i++) {
-		int level = agent_event_str(v->name, cur, &ev[i], line,
-					    sizeof(line));
-
-		log_msg(level, "%s", line);
-	}
-	d = agent_decide(v, cur, a->opts->auto_reconcile, now);
-	v->status = *cur;
-	v->have_status = true;
-	switch (d) {
-	case AGENT_START_REPAIR:
-		start_repair(v);
-		break;
-	case AGENT_HOLD:
-		log_info("%s: repair was stopped by an operator; leaving it paused (cruciblectl reconcile %s start resumes it)",
-			 v->name, v->name);
-		break;
-	case AGENT_BACKOFF:
-		log_debug("%s: repair still paused; next attempt in %.0f s",
-			  v->name, v->next_attempt - now);
-		break;
-	case AGENT_NONE:
-		break;
-	}
-}
-
-/*
- * Read the volumes and act on what changed.  After a device-mapper event
- * (@all false) only volumes whose event number moved are read again, as
- * multipathd does; at start, on SIGHUP, on the timer and for retries
- * (@all true) every volume is.
- */
-static void scan(struct agent *a, bool all)
-{
-	struct cru_dm_name *names;
-	struct cru_volume vol;
-	struct cru_err err;
-	double now = now_seconds();
-	size_t count, i;
-
-	if (all)
-		a->last_full_scan = now;
-	if (cru_dm_list(&names, &count, &err)) {
-		log_error("%s", err.msg);
-		return;
-	}
-	for (i = 0; i < a->nr_vols; i++)
-		a->vols[i].seen = false;
-	for (i = 0; i < count; i++) {
-		struct agent_volume *v = volume_get(a, names[i].name);
-		int ret;
-
-		if (!v) {
-			log_error("%s: out of memory", names[i].name);
-			continue;
-		}
-		v->seen = true;
-		if (!all && v->have_status && v->event_nr == names[i].event_nr)
-			continue;
-		ret = cru_dm_volume_read(names[i].name, &vol, &err);
-		if (ret) {
-			if (ret != -ENODEV)
-				log_error("%s", err.msg);
-			v->seen = ret != -ENODEV;
-			continue;
-		}
-		/* The number read with the status, not the (older) listed one. */
-		v->event_nr = vol.event_nr;
-		volume_update(a, v, &vol.status, now);
-	}
-	free(names);
-
-	for (i = 0; i < a->nr_vols;) {
-		if (a->vols[i].seen) {
-			i++;
-			continue;
-		}
-		if (a->vols[i].have_status)
-			log_info("%s: removed", a->vols[i].name);
-		a->vols[i] = a->vols[--a->nr_vols];
-	}
-}
-
-/* Milliseconds until the next scan we owe without an event, or -1. */
-static int poll_timeout(const struct agent *a, double now)
-{
-	double next = -1;
-	size_t i;
-
-	/* From the last full scan: a stream of events must not delay it. */
-	if (a->opts->rescan)
-		next = a->last_full_scan + a->opts->rescan;
-	else if (a->dm_fd < 0)
-		next = a->last_full_scan + 5;	/* no events: we must poll */
-	for (i = 0; i < a->nr_vols; i++) {
-		const struct agent_volume *v = &a->vols[i];
-
-		if (v->attempts && (next < 0 || v->next_attempt < next))
-			next = v->next_attempt;
-	}
-	if (next < 0)
-		return -1;
-	if (next <= now)
-		return 0;
-	return (int)((next - now) * 1000) + 1;
 }
 
 static int setup_signals(struct agent *a)
@@ -301,20 +128,18 @@ static void pidfile_remove(struct agent *a)
 	a->pid_fd = -1;
 }
 
-static void arm_events(struct agent *a)
+void agent_arm_dm_events(struct agent *a)
 {
 	struct cru_err err;
 
 	if (a->dm_fd < 0 || !cru_dm_event_arm(a->dm_fd, &err))
 		return;
-	log_warn("%s; falling back to rescanning every %u s", err.msg,
-		 a->opts->rescan ? a->opts->rescan : 5);
+	log_warn("%s; going on without device-mapper events", err.msg);
 	close(a->dm_fd);
 	a->dm_fd = -1;
 }
 
-/* Returns true when the agent should exit. */
-static bool handle_signals(struct agent *a)
+enum agent_signal agent_read_signals(struct agent *a)
 {
 	struct signalfd_siginfo si;
 	bool rescan = false;
@@ -324,52 +149,16 @@ static bool handle_signals(struct agent *a)
 		case SIGTERM:
 		case SIGINT:
 			log_info("%s: exiting", strsignal(si.ssi_signo));
-			return true;
+			return AGENT_SIGNAL_EXIT;
 		case SIGHUP:
 			rescan = true;
 			break;
 		}
 	}
-	if (rescan) {
-		log_info("SIGHUP: rescanning");
-		arm_events(a);
-		scan(a, true);
-	}
-	return false;
-}
-
-static int run(struct agent *a)
-{
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = a->signal_fd, .events = POLLIN },
-			{ .fd = a->dm_fd, .events = POLLIN },
-		};
-		int timeout = poll_timeout(a, now_seconds());
-		int n = poll(pfd, a->dm_fd >= 0 ? 2 : 1, timeout);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("poll: %s", strerror(errno));
-			return 1;
-		}
-		if (pfd[0].revents & POLLIN) {
-			if (handle_signals(a))
-				return 0;
-		}
-		if (a->dm_fd >= 0 && (pfd[1].revents & (POLLERR | POLLHUP))) {
-			log_warn("event polling failed; rescanning on a timer");
-			close(a->dm_fd);
-			a->dm_fd = -1;
-		}
-		if (!n || (a->dm_fd >= 0 && (pfd[1].revents & POLLIN))) {
-			/* Re-arm first: an event during the scan wakes us again. */
-			log_debug("%s", n ? "device-mapper event" : "timer");
-			arm_events(a);
-			scan(a, !n);
-		}
-	}
+	if (!rescan)
+		return AGENT_SIGNAL_NONE;
+	log_info("SIGHUP: rescanning");
+	return AGENT_SIGNAL_RESCAN;
 }
 
 int main(int argc, char **argv)
@@ -400,11 +189,19 @@ int main(int argc, char **argv)
 
 	if (pidfile_lock(&a))
 		return 1;
+	/*
+	 * Device-mapper events are the whole story without the netlink
+	 * family; with it they only say "something changed" (a volume
+	 * created, a reconcile message), which netlink has no event for.
+	 */
 	a.dm_fd = cru_dm_event_open(&err);
 	if (a.dm_fd < 0) {
-		log_error("%s", err.msg);
-		pidfile_remove(&a);
-		return 1;
+		if (opts.no_netlink) {
+			log_error("%s", err.msg);
+			pidfile_remove(&a);
+			return 1;
+		}
+		log_warn("%s; going on without device-mapper events", err.msg);
 	}
 	if (!opts.foreground) {
 		if (daemon(0, 0)) {
@@ -422,14 +219,20 @@ int main(int argc, char **argv)
 		 (int)getpid(), opts.state_dir,
 		 opts.auto_reconcile ? "on" : "off");
 
-	arm_events(&a);
-	scan(&a, true);
-	rc = run(&a);
+	rc = opts.no_netlink ? AGENT_NO_FAMILY : agent_run_netlink(&a);
+	while (rc == AGENT_NO_FAMILY || rc == AGENT_TRY_NETLINK) {
+		if (rc == AGENT_TRY_NETLINK)
+			rc = agent_run_netlink(&a);
+		else if (a.dm_fd < 0) {
+			log_error("neither the netlink family nor device-mapper events: nothing to watch volumes with");
+			rc = 1;
+		} else
+			rc = agent_run_dm(&a);
+	}
 
 	pidfile_remove(&a);
 	if (a.dm_fd >= 0)
 		close(a.dm_fd);
 	close(a.signal_fd);
-	free(a.vols);
 	return rc;
 }

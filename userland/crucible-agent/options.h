@@ -6,12 +6,14 @@
 #define AGENT_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../lib/log.h"
 
-#define AGENT_DEFAULT_STATE_DIR		"/var/lib/crucible-agent"
+#define AGENT_DEFAULT_STATE_DIR		"/run/crucible-agent"
 #define AGENT_DEFAULT_RESCAN		60	/* seconds */
+#define AGENT_DEFAULT_REPAIR_BATCH	64	/* regions per REPAIR request */
 #define AGENT_PID_FILE			"crucible-agent.pid"
 
 enum agent_action {
@@ -28,6 +30,10 @@ struct agent_opts {
 	int verbose;
 	const char *state_dir;
 	unsigned int rescan;	/* seconds between full rescans, 0 = never */
+	bool no_netlink;	/* device-mapper events and status only */
+	int event_rcvbuf;	/* event socket SO_RCVBUF, 0 = the default */
+	int64_t repair_throttle; /* MiB/s to set before repairs, -1 = leave */
+	uint64_t repair_batch;	/* most regions in one REPAIR request */
 };
 
 int agent_parse_args(int argc, char **argv, struct agent_opts *opts,

@@ -5,6 +5,7 @@
 #include "policy.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 
 static bool leg_alive(enum cru_leg_state s)
@@ -130,9 +131,16 @@ int agent_event_str(const char *name, const struct cru_status *cur,
 		return cur->mode == CRU_MODE_FAILED ? LOG_ERR :
 		       cur->mode == CRU_MODE_FENCED ? LOG_WARNING : LOG_INFO;
 	case AGENT_EV_LEG_FAULTED:
-		snprintf(buf, len, "%s: leg %d faulted (%llu I/O errors), legs %s",
-			 name, ev->leg,
-			 (unsigned long long)cur->leg_errors[ev->leg], legs);
+		/* Netlink volumes carry no error counters. */
+		if (!cur->leg_errors[ev->leg])
+			snprintf(buf, len, "%s: leg %d faulted, legs %s", name,
+				 ev->leg, legs);
+		else
+			snprintf(buf, len,
+				 "%s: leg %d faulted (%llu I/O errors), legs %s",
+				 name, ev->leg,
+				 (unsigned long long)cur->leg_errors[ev->leg],
+				 legs);
 		return LOG_WARNING;
 	case AGENT_EV_LEG_DISABLED:
 		snprintf(buf, len, "%s: leg %d disabled by the operator, legs %s",
@@ -244,4 +252,190 @@ no_repair:
 	v->attempts = 0;
 	v->next_attempt = 0;
 	return AGENT_NONE;
+}
+
+void agent_nl_status(const struct cru_nl_volume *v, struct cru_status *st)
+{
+	static const enum cru_leg_state legs[] = {
+		[CRUCIBLE_NL_LEG_ALIVE] = CRU_LEG_ALIVE,
+		[CRUCIBLE_NL_LEG_STALE] = CRU_LEG_STALE,
+		[CRUCIBLE_NL_LEG_FAILED] = CRU_LEG_FAULTED,
+		[CRUCIBLE_NL_LEG_DISABLED] = CRU_LEG_DISABLED,
+	};
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	st->version = CRU_STATUS_VERSION;
+	/* An unknown mode is not rw: nothing is repaired in it. */
+	st->mode = v->mode == CRUCIBLE_NL_MODE_RW ? CRU_MODE_RW :
+		   v->mode == CRUCIBLE_NL_MODE_FENCED ? CRU_MODE_FENCED :
+		   CRU_MODE_FAILED;
+	st->generation = v->generation;
+	st->flush = v->flush;
+	for (i = 0; i < CRU_NR_LEGS; i++)
+		st->legs[i] = v->leg_states[i] <= CRUCIBLE_NL_LEG_DISABLED ?
+			      legs[v->leg_states[i]] : CRU_LEG_FAULTED;
+	st->in_sync_regions = v->in_sync;
+	st->nr_regions = v->nr_regions;
+	switch (v->repair_state) {
+	case CRUCIBLE_NL_REPAIR_RUNNING:
+		st->repair_state = CRU_REPAIR_RUNNING;
+		break;
+	case CRUCIBLE_NL_REPAIR_PAUSED:
+		st->repair_state = CRU_REPAIR_PAUSED;
+		break;
+	case CRUCIBLE_NL_REPAIR_WAITING:
+		st->repair_state = CRU_REPAIR_WAITING;
+		break;
+	default:
+		st->repair_state = CRU_REPAIR_IDLE;
+		break;
+	}
+	st->repaired_blocks = v->repaired;
+	st->hydration_state = CRU_HYDRATION_NONE;
+}
+
+static bool nl_leg_came_back(const struct cru_nl_volume *prev,
+			     const struct cru_nl_volume *cur)
+{
+	int i;
+
+	for (i = 0; i < CRU_NR_LEGS; i++)
+		if (!cru_nl_leg_in_service(prev->leg_states[i]) &&
+		    cru_nl_leg_in_service(cur->leg_states[i]))
+			return true;
+	return false;
+}
+
+bool agent_nl_observe(struct agent_nl_volume *v,
+		      const struct cru_nl_volume *cur, double now)
+{
+	const struct cru_nl_volume *prev = v->have ? &v->cur : NULL;
+	bool operator_stop = false;
+
+	if (prev) {
+		if (nl_leg_came_back(prev, cur))
+			v->operator_paused = false;
+		if (prev->in_sync != cur->in_sync ||
+		    prev->repaired != cur->repaired)
+			v->last_progress = now;
+		if (prev->repair_state == CRUCIBLE_NL_REPAIR_RUNNING &&
+		    cur->repair_state == CRUCIBLE_NL_REPAIR_PAUSED &&
+		    cur->in_sync < cur->nr_regions &&
+		    cur->in_sync >= prev->in_sync && !v->reloaded &&
+		    !v->operator_paused) {
+			operator_stop = v->operator_paused = true;
+			v->rq = AGENT_RQ_NONE;
+		}
+	} else {
+		v->last_progress = now;		/* first sight */
+	}
+	if (cur->repair_state != CRUCIBLE_NL_REPAIR_PAUSED)
+		v->operator_paused = false;	/* it runs again, or is done */
+	v->reloaded = false;
+	v->cur = *cur;
+	v->have = true;
+	return operator_stop;
+}
+
+static void backoff(struct agent_nl_volume *v, double now)
+{
+	v->attempts++;
+	v->next_attempt = now + agent_backoff(v->attempts);
+}
+
+enum agent_decision agent_nl_decide(struct agent_nl_volume *v,
+				    bool auto_reconcile, double now)
+{
+	const struct cru_nl_volume *c = &v->cur;
+
+	if (v->rq == AGENT_RQ_SENT && now - v->req_time >= AGENT_ACK_TIMEOUT) {
+		v->rq = AGENT_RQ_NONE;
+		backoff(v, now);
+	}
+	if (!v->have || !auto_reconcile)
+		return AGENT_NONE;
+	if (c->mode != CRUCIBLE_NL_MODE_RW || c->in_sync >= c->nr_regions ||
+	    v->operator_paused) {
+		v->attempts = 0;
+		v->next_attempt = 0;
+		return AGENT_NONE;
+	}
+	if (v->rq != AGENT_RQ_NONE)
+		return AGENT_NONE;
+	/* Running or waiting: the kernel's own repair has it in hand. */
+	if (c->repair_state == CRUCIBLE_NL_REPAIR_RUNNING ||
+	    c->repair_state == CRUCIBLE_NL_REPAIR_WAITING)
+		return AGENT_NONE;
+	if (v->plan_empty && v->plan_in_sync == c->in_sync &&
+	    !memcmp(v->plan_legs, c->leg_states, CRU_NR_LEGS))
+		return AGENT_NONE;
+	if (v->attempts && now < v->next_attempt)
+		return AGENT_BACKOFF;
+	return AGENT_START_REPAIR;
+}
+
+void agent_nl_plan_empty(struct agent_nl_volume *v)
+{
+	v->plan_empty = true;
+	v->plan_in_sync = v->cur.in_sync;
+	memcpy(v->plan_legs, v->cur.leg_states, CRU_NR_LEGS);
+}
+
+void agent_nl_sent(struct agent_nl_volume *v, const struct cru_nl_repair *r,
+		   uint32_t seq, double now)
+{
+	v->rq = AGENT_RQ_SENT;
+	v->req = *r;
+	v->req_seq = seq;
+	v->req_time = now;
+	v->plan_empty = false;
+}
+
+void agent_nl_answered(struct agent_nl_volume *v, int error, double now)
+{
+	if (v->rq != AGENT_RQ_SENT)
+		return;
+	if (error) {
+		v->rq = AGENT_RQ_NONE;
+		backoff(v, now);
+		return;
+	}
+	v->rq = AGENT_RQ_RUNNING;
+	v->req_time = now;
+	v->last_progress = now;
+	v->check = true;
+}
+
+void agent_nl_failed(struct agent_nl_volume *v, double now)
+{
+	v->rq = AGENT_RQ_NONE;
+	backoff(v, now);
+}
+
+enum agent_check agent_nl_checked(struct agent_nl_volume *v,
+				  enum cru_request_state st, double now)
+{
+	v->check = false;
+	if (v->rq != AGENT_RQ_RUNNING)
+		return AGENT_CHECK_WAIT;
+	switch (st) {
+	case CRU_REQUEST_DONE:
+		v->rq = AGENT_RQ_NONE;
+		v->attempts = 0;
+		v->next_attempt = 0;
+		return AGENT_CHECK_DONE;
+	case CRU_REQUEST_NO_SOURCE:
+		v->rq = AGENT_RQ_NONE;
+		return AGENT_CHECK_REPLAN;
+	case CRU_REQUEST_PENDING:
+		break;
+	}
+	if (now - v->last_progress >= AGENT_STALL_SECONDS &&
+	    v->cur.repair_state != CRUCIBLE_NL_REPAIR_RUNNING) {
+		v->rq = AGENT_RQ_NONE;
+		backoff(v, now);
+		return AGENT_CHECK_STALLED;
+	}
+	return AGENT_CHECK_WAIT;
 }

@@ -4,16 +4,21 @@
  * See Documentation/cruciblectl.rst.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../lib/dm.h"
 #include "../lib/legfmt.h"
 #include "../lib/log.h"
+#include "../lib/nl.h"
 #include "../lib/parse.h"
+#include "../lib/plan.h"
 #include "../lib/spec.h"
 #include "options.h"
 #include "render.h"
@@ -26,6 +31,65 @@ static int exit_for(int ret)
 	if (ret == -ENODEV || ret == -EMEDIUMTYPE)
 		return CTL_EXIT_NO_VOLUME;
 	return CTL_EXIT_ERROR;
+}
+
+/*
+ * The kernel's netlink family, or NULL when it has none (an older module,
+ * or none loaded): @required commands then fail, the others use
+ * device-mapper messages.
+ */
+static struct cru_nl *nl_open(bool required)
+{
+	struct cru_err err;
+	struct cru_nl *nl;
+
+	if (!cru_nl_open(&nl, &err))
+		return nl;
+	if (required)
+		log_error("%s", err.msg);
+	else
+		log_debug("%s; using device-mapper messages", err.msg);
+	return NULL;
+}
+
+/*
+ * The volume named @name as netlink sees it.  Volumes are named after
+ * their device-mapper device (found by number), so that a module that
+ * reports another NAME is still understood.
+ */
+static int nl_volume(struct cru_nl *nl, const char *name,
+		     struct cru_nl_volume *v)
+{
+	struct cru_nl_volume *vols;
+	struct cru_err err;
+	size_t count, i;
+	int ret;
+
+	ret = cru_nl_list_volumes(nl, &vols, &count, &err);
+	if (ret) {
+		log_error("%s", err.msg);
+		return ret;
+	}
+	ret = -ENODEV;
+	for (i = 0; i < count && ret; i++) {
+		cru_dm_name_nl_volume(&vols[i]);
+		if (!strcmp(vols[i].name, name)) {
+			*v = vols[i];
+			ret = 0;
+		}
+	}
+	free(vols);
+	if (ret)
+		log_error("no crucible volume named %s", name);
+	return ret;
+}
+
+static void print_json(json_object *doc)
+{
+	printf("%s\n", json_object_to_json_string_ext(doc,
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
 }
 
 static int cmd_format(const struct ctl_opts *o)
@@ -106,12 +170,7 @@ static int print_volumes(const struct ctl_opts *o, struct cru_volume *vols,
 	size_t i;
 
 	if (o->json) {
-		json_object *doc = ctl_status_json(vols, count);
-
-		printf("%s\n", json_object_to_json_string_ext(doc,
-				JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-				JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(doc);
+		print_json(ctl_status_json(vols, count));
 		return 0;
 	}
 	if (!count && !o->volume)
@@ -186,7 +245,37 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static int reconcile_wait(const struct ctl_opts *o)
+/*
+ * Sleep until the next poll is due, or until the kernel sends an event
+ * (then a little longer, so that a burst of them is read at once).  An
+ * event socket that fails is closed: polling goes on without it.
+ */
+static void wait_a_while(struct cru_nl **ev, unsigned int seconds)
+{
+	struct pollfd pfd;
+	struct cru_err err;
+	int ret;
+
+	if (!*ev) {
+		sleep(seconds);
+		return;
+	}
+	pfd.fd = cru_nl_fd(*ev);
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, (int)seconds * 1000) <= 0)
+		return;
+	usleep(100000);
+	do {
+		ret = cru_nl_read_events(*ev, NULL, NULL, &err);
+	} while (ret == -ENOBUFS);
+	if (ret < 0) {
+		log_debug("%s; polling only", err.msg);
+		cru_nl_close(*ev);
+		*ev = NULL;
+	}
+}
+
+static int reconcile_wait(const struct ctl_opts *o, struct cru_nl **ev)
 {
 	double start = now_seconds();
 	char line[512], last[512] = "";
@@ -227,45 +316,333 @@ static int reconcile_wait(const struct ctl_opts *o)
 				  o->timeout);
 			return CTL_EXIT_INCOMPLETE;
 		}
-		sleep(o->interval);
+		wait_a_while(ev, o->interval);
 	}
 }
 
 static int cmd_reconcile(const struct ctl_opts *o)
 {
-	const char *msg = o->reconcile == CTL_RECONCILE_START ?
-			  "reconcile start" : "reconcile stop";
+	bool start = o->reconcile == CTL_RECONCILE_START;
+	const char *msg = start ? "reconcile start" : "reconcile stop";
+	struct cru_nl *nl = nl_open(false), *ev = NULL;
+	struct cru_nl_volume v;
 	struct cru_err err;
+	char what[CRU_NAME_MAX + 32];
 	int ret;
 
-	ret = cru_dm_message(o->volume, msg, &err);
+	if (nl) {
+		ret = nl_volume(nl, o->volume, &v);
+		if (ret) {
+			cru_nl_close(nl);
+			return exit_for(ret);
+		}
+		/* Subscribed before the change: --wait wakes up on events. */
+		if (o->wait && cru_nl_open_events(&ev, 0, &err))
+			log_debug("%s; polling only", err.msg);
+		snprintf(what, sizeof(what), "%s: %s", o->volume, msg);
+		ret = cru_nl_request(nl, cru_nl_msg_reconcile(cru_nl_family(nl),
+							       v.dev, start),
+				     what, &err);
+		cru_nl_close(nl);
+	} else {
+		ret = cru_dm_message(o->volume, msg, &err);
+	}
 	if (ret) {
 		log_error("%s", err.msg);
+		cru_nl_close(ev);
 		return exit_for(ret);
 	}
 	if (!o->wait) {
 		printf("%s: %s\n", o->volume, msg);
 		return CTL_EXIT_OK;
 	}
-	return reconcile_wait(o);
+	ret = reconcile_wait(o, &ev);
+	cru_nl_close(ev);
+	return ret;
 }
 
-static int cmd_leg(const struct ctl_opts *o)
+/* fail_leg / restore_leg, through netlink when the kernel has it. */
+static int leg_fail_restore(const struct ctl_opts *o)
 {
+	bool fail = o->leg_action == CTL_LEG_FAIL;
+	struct cru_nl *nl = nl_open(false);
+	struct cru_nl_volume v;
 	struct cru_err err;
-	char msg[32];
+	char what[CRU_NAME_MAX + 32];
 	int ret;
 
-	snprintf(msg, sizeof(msg), "%s %d",
-		 o->leg_action == CTL_LEG_FAIL ? "fail_leg" : "restore_leg",
-		 o->leg);
-	ret = cru_dm_message(o->volume, msg, &err);
+	if (nl) {
+		ret = nl_volume(nl, o->volume, &v);
+		if (ret) {
+			cru_nl_close(nl);
+			return exit_for(ret);
+		}
+		snprintf(what, sizeof(what), "%s: %s leg %d", o->volume,
+			 fail ? "fail" : "restore", o->leg);
+		ret = cru_nl_request(nl, cru_nl_msg_set_leg(cru_nl_family(nl),
+			v.dev, (uint8_t)o->leg,
+			fail ? CRUCIBLE_LEG_ACTION_FAIL :
+			       CRUCIBLE_LEG_ACTION_RESTORE), what, &err);
+		cru_nl_close(nl);
+	} else {
+		snprintf(what, sizeof(what), "%s %d",
+			 fail ? "fail_leg" : "restore_leg", o->leg);
+		ret = cru_dm_message(o->volume, what, &err);
+	}
 	if (ret) {
 		log_error("%s", err.msg);
 		return exit_for(ret);
 	}
 	printf("%s: leg %d %s\n", o->volume, o->leg,
-	       o->leg_action == CTL_LEG_FAIL ? "failed" : "restored (repair of its stale regions follows)");
+	       fail ? "failed" : "restored (repair of its stale regions follows)");
+	return CTL_EXIT_OK;
+}
+
+/* "major:minor" of a table word, as the TABLE line shows devices. */
+static bool table_devno(const char *word, dev_t *dev)
+{
+	unsigned int ma, mi;
+	char end;
+
+	if (sscanf(word, "%u:%u%c", &ma, &mi, &end) != 2)
+		return false;
+	*dev = makedev(ma, mi);
+	return true;
+}
+
+/*
+ * Would replacing leg @leg lose data?  It does if some region has no
+ * in-sync copy in service on another leg.  Without the netlink family
+ * the regions cannot be looked at: then another leg must be in sync
+ * everywhere (A).  Returns 0 when safe, else logs why.
+ */
+static int replace_is_safe(const struct ctl_opts *o,
+			   const struct cru_volume *vol)
+{
+	struct cru_nl *nl = nl_open(false);
+	unsigned int others, in_service, stale;
+	struct cru_nl_region *regions;
+	uint64_t lost = 0, first = 0;
+	struct cru_nl_volume v;
+	struct cru_err err;
+	size_t nr, i;
+	int ret, l;
+
+	if (!nl) {
+		for (l = 0; l < CRU_NR_LEGS; l++)
+			if (l != o->leg && vol->status.legs[l] == CRU_LEG_ALIVE)
+				return 0;
+		log_error("%s: no leg but %d is in sync everywhere, and without the kernel's netlink family its regions cannot be checked one by one: replacing leg %d may lose data (--force to replace it anyway)",
+			  o->volume, o->leg, o->leg);
+		return -EBUSY;
+	}
+	ret = nl_volume(nl, o->volume, &v);
+	if (!ret)
+		ret = cru_nl_get_regions(nl, v.dev, 0, 0, &regions, &nr, &err);
+	else
+		err.msg[0] = '\0';
+	cru_nl_close(nl);
+	if (ret) {
+		if (err.msg[0])
+			log_error("%s", err.msg);
+		return ret;
+	}
+	in_service = cru_nl_volume_in_service(&v);
+	others = in_service & ~(1U << o->leg);
+	for (i = 0; i < nr; i++) {
+		stale = regions[i].flags & CRUCIBLE_NL_REGION_STALE_MASK;
+		if (others & ~stale)
+			continue;
+		if (!lost++)
+			first = regions[i].region;
+	}
+	/* With no other leg in service, every region depends on this one. */
+	if (!others)
+		lost = v.nr_regions;
+	free(regions);
+	if (!lost)
+		return 0;
+	log_error("%s: %llu regions (the first is region %llu) have no in-sync copy in service but on leg %d: replacing it would lose them (--force to replace it anyway)",
+		  o->volume, (unsigned long long)lost,
+		  (unsigned long long)(others ? first : 0), o->leg);
+	return -EBUSY;
+}
+
+static int leg_replace(const struct ctl_opts *o)
+{
+	char params[TABLE_LEN], old_params[TABLE_LEN];
+	unsigned int ma, mi;
+	struct cru_volume vol;
+	struct cru_table t;
+	struct cru_err err;
+	struct stat st;
+	dev_t dev;
+	int ret, l;
+
+	ret = cru_dm_volume_read(o->volume, &vol, &err);
+	if (ret) {
+		log_error("%s", err.msg);
+		return exit_for(ret);
+	}
+	if (vol.table.unknown_args) {
+		log_error("%s: its table has %u arguments this cruciblectl does not know; reload it by hand",
+			  o->volume, vol.table.unknown_args);
+		return CTL_EXIT_ERROR;
+	}
+	if (stat(o->new_device, &st)) {
+		log_error("leg replace: %s: %s", o->new_device, strerror(errno));
+		return CTL_EXIT_ERROR;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		log_error("leg replace: %s is not a block device", o->new_device);
+		return CTL_EXIT_USAGE;
+	}
+	for (l = 0; l < CRU_NR_LEGS; l++) {
+		if (l != o->leg && table_devno(vol.table.legs[l], &dev) &&
+		    dev == st.st_rdev) {
+			log_error("leg replace: %s is already leg %d of %s",
+				  o->new_device, l, o->volume);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (vol.table.has_parent && table_devno(vol.table.parent, &dev) &&
+	    dev == st.st_rdev) {
+		log_error("leg replace: %s is the parent of %s", o->new_device,
+			  o->volume);
+		return CTL_EXIT_USAGE;
+	}
+	if (!cru_dm_devno(o->volume, &ma, &mi, &err) &&
+	    makedev(ma, mi) == st.st_rdev) {
+		log_error("leg replace: %s is %s itself", o->new_device,
+			  o->volume);
+		return CTL_EXIT_USAGE;
+	}
+	if (!o->force && replace_is_safe(o, &vol))
+		return CTL_EXIT_ERROR;
+
+	t = vol.table;
+	snprintf(t.legs[o->leg], sizeof(t.legs[o->leg]), "%s", o->new_device);
+	t.replace_leg = o->leg;
+	ret = cru_table_format(&t, params, sizeof(params), &err);
+	if (!ret)
+		ret = cru_table_format(&vol.table, old_params,
+				       sizeof(old_params), &err);
+	if (ret) {
+		log_error("%s: %s", o->volume, err.msg);
+		return CTL_EXIT_ERROR;
+	}
+	log_debug("%s: new table 0 %llu %s %s", o->volume,
+		  (unsigned long long)vol.sectors, CRU_TARGET_NAME, params);
+	ret = cru_dm_reload(o->volume, vol.sectors, params, old_params, &err);
+	if (ret) {
+		log_error("%s", err.msg);
+		return CTL_EXIT_ERROR;
+	}
+	printf("%s: leg %d is now %s; the kernel fills it from the other legs%s\n",
+	       o->volume, o->leg, o->new_device,
+	       vol.table.repair == CRU_REPAIR_MODE_MANUAL ?
+	       " when repair runs (repair is manual: crucible-agent or 'cruciblectl reconcile <volume> start')" :
+	       "");
+	return CTL_EXIT_OK;
+}
+
+static int cmd_leg(const struct ctl_opts *o)
+{
+	if (o->leg_action == CTL_LEG_REPLACE)
+		return leg_replace(o);
+	return leg_fail_restore(o);
+}
+
+static int cmd_regions(const struct ctl_opts *o)
+{
+	struct cru_nl *nl = nl_open(true);
+	struct cru_nl_region *regions = NULL;
+	struct cru_nl_volume v;
+	struct cru_plan plan;
+	struct cru_err err;
+	uint64_t count;
+	size_t nr;
+	int ret;
+
+	if (!nl)
+		return CTL_EXIT_ERROR;
+	ret = nl_volume(nl, o->volume, &v);
+	if (ret) {
+		cru_nl_close(nl);
+		return exit_for(ret);
+	}
+	count = o->has_count ? o->count :
+		(o->first < v.nr_regions ? v.nr_regions - o->first : 0);
+	if (o->first >= v.nr_regions || count > v.nr_regions - o->first) {
+		log_error("regions: %s has %llu regions (0 to %llu)", o->volume,
+			  (unsigned long long)v.nr_regions,
+			  (unsigned long long)(v.nr_regions - 1));
+		cru_nl_close(nl);
+		return CTL_EXIT_USAGE;
+	}
+	/* The whole volume, or an explicit range (FIRST alone is refused). */
+	ret = cru_nl_get_regions(nl, v.dev, o->first,
+				 o->first || o->has_count ? count : 0,
+				 &regions, &nr, &err);
+	cru_nl_close(nl);
+	if (!ret)
+		ret = cru_plan_repairs(regions, nr, v.leg_states, v.nr_regions,
+				       0, &plan, &err);
+	if (ret) {
+		log_error("%s: %s", o->volume, err.msg);
+		free(regions);
+		return exit_for(ret);
+	}
+	if (o->json)
+		print_json(ctl_regions_json(&v, o->first, count, regions, nr,
+					    &plan));
+	else
+		ctl_render_regions(stdout, &v, o->first, count, regions, nr,
+				   &plan);
+	cru_plan_free(&plan);
+	free(regions);
+	return CTL_EXIT_OK;
+}
+
+static int cmd_records(const struct ctl_opts *o)
+{
+	struct cru_nl *nl = nl_open(true);
+	struct cru_nl_record *records;
+	struct cru_nl_volume v;
+	struct cru_err err;
+	size_t nr;
+	int ret;
+
+	if (!nl)
+		return CTL_EXIT_ERROR;
+	ret = nl_volume(nl, o->volume, &v);
+	if (ret) {
+		cru_nl_close(nl);
+		return exit_for(ret);
+	}
+	if ((v.have & CRU_NL_HAVE(CRUCIBLE_ATTR_VOLUME_BLOCKS)) &&
+	    (o->first >= v.volume_blocks ||
+	     o->count > v.volume_blocks - o->first)) {
+		log_error("records: %s has %llu blocks (0 to %llu)", o->volume,
+			  (unsigned long long)v.volume_blocks,
+			  (unsigned long long)(v.volume_blocks - 1));
+		cru_nl_close(nl);
+		return CTL_EXIT_USAGE;
+	}
+	ret = cru_nl_get_records(nl, v.dev, (uint8_t)o->leg, o->first,
+				 o->count, &records, &nr, &err);
+	cru_nl_close(nl);
+	if (ret) {
+		log_error("%s", err.msg);
+		return exit_for(ret);
+	}
+	if (o->json)
+		print_json(ctl_records_json(&v, o->leg, o->first, o->count,
+					    records, nr));
+	else
+		ctl_render_records(stdout, &v, o->leg, o->first, o->count,
+				   records, nr);
+	free(records);
 	return CTL_EXIT_OK;
 }
 
@@ -321,6 +698,10 @@ int main(int argc, char **argv)
 		return cmd_leg(&o);
 	case CTL_CMD_REMOVE:
 		return cmd_remove(&o);
+	case CTL_CMD_REGIONS:
+		return cmd_regions(&o);
+	case CTL_CMD_RECORDS:
+		return cmd_records(&o);
 	default:
 		log_error("internal error: command %d", o.cmd);
 		return CTL_EXIT_ERROR;

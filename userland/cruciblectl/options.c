@@ -8,6 +8,8 @@
 #include <getopt.h>
 #include <string.h>
 
+#include <crucible/netlink.h>
+
 #include "../lib/parse.h"
 
 #ifndef CRUCIBLE_VERSION
@@ -42,10 +44,27 @@ static const struct {
 	  "                             stop: wait until repair is no longer running\n"
 	  "    -i, --interval SEC       seconds between status polls (default 1)\n"
 	  "    -t, --timeout SEC        give up waiting after SEC seconds (default: never)\n" },
-	{ CTL_CMD_LEG, "leg", "leg <volume> fail|restore <n>",
-	  "  Fail leg n (0, 1 or 2) of a volume, or bring it back (it is then repaired).\n" },
+	{ CTL_CMD_LEG, "leg",
+	  "leg <volume> fail|restore <n> | leg <volume> replace <n> <device> [--force]",
+	  "  Fail leg n (0, 1 or 2) of a volume, or bring it back (it is then repaired),\n"
+	  "  or replace it with a new device, which the kernel then fills from the\n"
+	  "  other legs.  The action may also come first: leg replace <volume> <n> <device>.\n"
+	  "    -f, --force              replace: even if leg n holds the only in-sync\n"
+	  "                             copy of some region (that data is lost)\n" },
 	{ CTL_CMD_REMOVE, "remove", "remove <volume>",
 	  "  Deactivate and remove a volume (its legs keep their data).\n" },
+	{ CTL_CMD_REGIONS, "regions",
+	  "regions <volume> [--first N] [--count N] [--json]",
+	  "  Show the regions that are not clean (stale legs, dirty, rehash, verify,\n"
+	  "  being repaired) and the repair the agent would plan for them.\n"
+	  "    -F, --first N            from region N (default 0)\n"
+	  "    -c, --count N            N regions (default: to the end)\n"
+	  "    -j, --json               machine-readable output\n" },
+	{ CTL_CMD_RECORDS, "records",
+	  "records <volume> <leg> <first> <count> [--json]",
+	  "  Show the per-block records (hash, flush number, check) of blocks\n"
+	  "  first..first+count-1 on one leg.\n"
+	  "    -j, --json               machine-readable output\n" },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -91,6 +110,7 @@ void ctl_usage(FILE *out, enum ctl_cmd cmd)
 		"  -v, --verbose   more messages (repeat for debug)\n"
 		"  -h, --help      show this help; COMMAND --help for a command's\n"
 		"  -V, --version   show the version\n\n"
+		"regions and records need the kernel's netlink family.\n\n"
 		"Exit status: 0 ok, 1 failure, 2 usage or invalid input, 3 no such\n"
 		"crucible volume, 4 leg not blank (format), 5 reconcile --wait did\n"
 		"not finish.  See cruciblectl(8).\n");
@@ -228,7 +248,8 @@ static int parse_format(int argc, char **argv, struct ctl_opts *o,
 	return 0;
 }
 
-/* Subcommands whose only option is --help (and, for status, --json). */
+/* Subcommands whose only option is --help (and, for status and records,
+ * --json). */
 static int parse_simple(int argc, char **argv, struct ctl_opts *o,
 			const char *cmd, int min, int max,
 			struct cru_err *err)
@@ -238,7 +259,7 @@ static int parse_simple(int argc, char **argv, struct ctl_opts *o,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool status = o->cmd == CTL_CMD_STATUS;
+	bool status = o->cmd == CTL_CMD_STATUS || o->cmd == CTL_CMD_RECORDS;
 	int c;
 
 	while ((c = next_opt(argc, argv, status ? ":jh" : ":h",
@@ -318,32 +339,174 @@ static int parse_reconcile(int argc, char **argv, struct ctl_opts *o,
 	return 0;
 }
 
+static int leg_action(const char *word)
+{
+	if (!strcmp(word, "fail"))
+		return CTL_LEG_FAIL;
+	if (!strcmp(word, "restore"))
+		return CTL_LEG_RESTORE;
+	if (!strcmp(word, "replace"))
+		return CTL_LEG_REPLACE;
+	return -1;
+}
+
+static int parse_leg_index(const char *cmd, const char *word, int *leg,
+			   struct cru_err *err)
+{
+	uint64_t n;
+
+	if (cru_parse_u64(word, &n) || n >= CRU_NR_LEGS)
+		return cru_err_set(err, -EINVAL,
+				   "%s: '%s' is not a leg (0, 1 or 2)", cmd, word);
+	*leg = (int)n;
+	return 0;
+}
+
+/*
+ * leg <volume> <action> <n> [<device>], or with the action first.  The
+ * second word decides when both could be an action: the volume-first
+ * form is the original one.
+ */
 static int parse_leg(int argc, char **argv, struct ctl_opts *o,
 		     struct cru_err *err)
 {
-	const char *action, *leg;
-	uint64_t n;
+	static const struct option lo[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char **w;
+	int c, ret, action;
+
+	while ((c = next_opt(argc, argv, ":fh", lo, "leg", err)) != -1) {
+		switch (c) {
+		case 'f':
+			o->force = true;
+			break;
+		case 'h':
+			o->help_cmd = o->cmd;
+			o->cmd = CTL_CMD_HELP;
+			return 0;
+		default:
+			return c;
+		}
+	}
+	ret = want_args("leg", argc - optind, 3, 4, err);
+	if (ret)
+		return ret;
+	w = argv + optind;
+	action = leg_action(w[1]);
+	if (action >= 0) {
+		o->volume = w[0];
+	} else {
+		action = leg_action(w[0]);
+		if (action < 0)
+			return cru_err_set(err, -EINVAL,
+					   "leg: unknown action '%s' (expected fail, restore or replace)",
+					   w[1]);
+		o->volume = w[1];
+	}
+	o->leg_action = action;
+	ret = parse_leg_index("leg", w[2], &o->leg, err);
+	if (ret)
+		return ret;
+	if (action == CTL_LEG_REPLACE) {
+		if (argc - optind != 4)
+			return cru_err_set(err, -EINVAL,
+					   "leg replace: expected <volume> <n> <new-device>");
+		if (!*w[3])
+			return cru_err_set(err, -EINVAL,
+					   "leg replace: empty device name");
+		o->new_device = w[3];
+		return 0;
+	}
+	if (argc - optind != 3)
+		return cru_err_set(err, -EINVAL,
+				   "leg: too many arguments (see 'cruciblectl leg --help')");
+	if (o->force)
+		return cru_err_set(err, -EINVAL,
+				   "leg: --force is for replace only");
+	return 0;
+}
+
+static int parse_number(const char *cmd, const char *what, const char *word,
+			uint64_t min, uint64_t max, uint64_t *out,
+			struct cru_err *err)
+{
+	uint64_t v;
+
+	if (cru_parse_u64(word, &v) || v < min || v > max)
+		return cru_err_set(err, -EINVAL,
+				   "%s: %s '%s' is not a number from %llu to %llu",
+				   cmd, what, word, (unsigned long long)min,
+				   (unsigned long long)max);
+	*out = v;
+	return 0;
+}
+
+static int parse_regions(int argc, char **argv, struct ctl_opts *o,
+			 struct cru_err *err)
+{
+	static const struct option lo[] = {
+		{ "first", required_argument, NULL, 'F' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, ret;
+
+	while ((c = next_opt(argc, argv, ":F:c:jh", lo, "regions", err)) != -1) {
+		switch (c) {
+		case 'F':
+			ret = parse_number("regions", "--first", optarg, 0,
+					   UINT64_MAX, &o->first, err);
+			if (ret)
+				return ret;
+			break;
+		case 'c':
+			ret = parse_number("regions", "--count", optarg, 1,
+					   UINT64_MAX, &o->count, err);
+			if (ret)
+				return ret;
+			o->has_count = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'h':
+			o->help_cmd = o->cmd;
+			o->cmd = CTL_CMD_HELP;
+			return 0;
+		default:
+			return c;
+		}
+	}
+	ret = want_args("regions", argc - optind, 1, 1, err);
+	if (ret)
+		return ret;
+	o->volume = argv[optind];
+	return 0;
+}
+
+static int parse_records(int argc, char **argv, struct ctl_opts *o,
+			 struct cru_err *err)
+{
 	int ret;
 
-	ret = parse_simple(argc, argv, o, "leg", 3, 3, err);
+	ret = parse_simple(argc, argv, o, "records", 4, 4, err);
 	if (ret || o->cmd == CTL_CMD_HELP)
 		return ret;
 	o->volume = argv[optind];
-	action = argv[optind + 1];
-	leg = argv[optind + 2];
-	if (!strcmp(action, "fail"))
-		o->leg_action = CTL_LEG_FAIL;
-	else if (!strcmp(action, "restore"))
-		o->leg_action = CTL_LEG_RESTORE;
-	else
-		return cru_err_set(err, -EINVAL,
-				   "leg: unknown action '%s' (expected fail or restore)",
-				   action);
-	if (cru_parse_u64(leg, &n) || n >= CRU_NR_LEGS)
-		return cru_err_set(err, -EINVAL,
-				   "leg: '%s' is not a leg (0, 1 or 2)", leg);
-	o->leg = (int)n;
-	return 0;
+	ret = parse_leg_index("records", argv[optind + 1], &o->leg, err);
+	if (!ret)
+		ret = parse_number("records", "first block", argv[optind + 2],
+				   0, UINT64_MAX, &o->first, err);
+	if (!ret)
+		ret = parse_number("records", "count", argv[optind + 3], 1,
+				   CRUCIBLE_NL_MAX_COUNT, &o->count, err);
+	o->has_count = true;
+	return ret;
 }
 
 static enum ctl_cmd lookup_cmd(const char *name)
@@ -429,6 +592,10 @@ int ctl_parse_args(int argc, char **argv, struct ctl_opts *o,
 		if (!c && o->cmd != CTL_CMD_HELP)
 			o->volume = sub_argv[optind];
 		return c;
+	case CTL_CMD_REGIONS:
+		return parse_regions(sub_argc, sub_argv, o, err);
+	case CTL_CMD_RECORDS:
+		return parse_records(sub_argc, sub_argv, o, err);
 	default:
 		return cru_err_set(err, -EINVAL, "internal: command %d", o->cmd);
 	}

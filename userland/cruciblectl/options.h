@@ -31,6 +31,8 @@ enum ctl_cmd {
 	CTL_CMD_RECONCILE,
 	CTL_CMD_LEG,
 	CTL_CMD_REMOVE,
+	CTL_CMD_REGIONS,
+	CTL_CMD_RECORDS,
 };
 
 enum ctl_reconcile_action {
@@ -41,6 +43,7 @@ enum ctl_reconcile_action {
 enum ctl_leg_action {
 	CTL_LEG_FAIL,
 	CTL_LEG_RESTORE,
+	CTL_LEG_REPLACE,
 };
 
 struct ctl_opts {
@@ -53,13 +56,13 @@ struct ctl_opts {
 	const char *legs[CRU_NR_LEGS];
 	uint64_t size;
 	uint64_t region_size;	/* bytes, 0 = default */
-	bool force;
+	bool force;		/* format: legs not blank; leg replace: risky */
 	const char *parent;	/* record this parent's size, or NULL */
 
 	/* create */
 	const char *spec;
 
-	/* status */
+	/* status, regions, records */
 	bool json;
 
 	/* reconcile */
@@ -68,9 +71,15 @@ struct ctl_opts {
 	unsigned int interval;	/* seconds between polls */
 	unsigned int timeout;	/* seconds, 0 = none */
 
-	/* leg */
+	/* leg, records */
 	enum ctl_leg_action leg_action;
 	int leg;
+	const char *new_device;	/* leg replace */
+
+	/* regions (has_count false: to the end), records */
+	uint64_t first;
+	uint64_t count;
+	bool has_count;
 };
 
 /* 0, or -EINVAL with the reason in @err (a usage error). */

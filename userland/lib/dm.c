@@ -394,8 +394,8 @@ int cru_dm_message(const char *name, const char *msg, struct cru_err *err)
 			    name, msg);
 	else if (!ret)
 		cru_kmsg_reason(kfd, NULL, reason, sizeof(reason)); /* closes */
-	else if (!ret && dm_task_get_message_response(dmt) &&
-		 *dm_task_get_message_response(dmt))
+	if (!ret && dm_task_get_message_response(dmt) &&
+	    *dm_task_get_message_response(dmt))
 		log_info("%s: %s", name, dm_task_get_message_response(dmt));
 	dm_task_destroy(dmt);
 	return ret;
@@ -474,6 +474,131 @@ int cru_dm_create(const char *name, uint64_t sectors, const char *params,
 	dm_udev_wait(cookie);
 	dm_task_destroy(dmt);
 	return ret;
+}
+
+int cru_dm_devno(const char *name, unsigned int *major, unsigned int *minor,
+		 struct cru_err *err)
+{
+	struct dm_info info;
+	int ret;
+
+	ret = dm_info(name, &info, err);
+	if (ret)
+		return ret;
+	if (!info.exists)
+		return cru_err_set(err, -ENODEV,
+				   "no device-mapper device named %s", name);
+	*major = info.major;
+	*minor = info.minor;
+	return 0;
+}
+
+void cru_dm_name_nl_volume(struct cru_nl_volume *v)
+{
+	unsigned int major, minor;
+	struct dm_task *dmt;
+	struct cru_err err;
+	const char *name;
+
+	cru_nl_decode_dev(v->dev, &major, &minor);
+	dmt = task_new(DM_DEVICE_INFO, NULL, &err);
+	if (!dmt)
+		return;
+	if (dm_task_set_major(dmt, (int)major) &&
+	    dm_task_set_minor(dmt, (int)minor) &&
+	    !task_run(dmt, NULL, "device-mapper info", &err)) {
+		name = dm_task_get_name(dmt);
+		if (name && *name && strlen(name) <= CRU_NAME_MAX)
+			strcpy(v->name, name);
+	}
+	dm_task_destroy(dmt);
+}
+
+/* Load @params into @name's inactive table slot. */
+static int load_table(const char *name, uint64_t sectors, const char *params,
+		      struct cru_err *err)
+{
+	char reason[CRU_ERR_LEN];
+	struct dm_task *dmt;
+	struct cru_err why;
+	int kfd, ret;
+
+	dmt = task_new(DM_DEVICE_RELOAD, name, err);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_add_target(dmt, 0, sectors, CRU_TARGET_NAME, params)) {
+		dm_task_destroy(dmt);
+		return cru_err_set(err, -ENOMEM, "out of memory");
+	}
+	kfd = cru_kmsg_open();
+	ret = task_run(dmt, NULL, "loading the table", &why);
+	if (ret && cru_kmsg_reason(kfd, CRU_KMSG_TABLE_ERROR, reason,
+				   sizeof(reason)))
+		cru_err_set(err, ret, "%s: the target refused the new table: %s",
+			    name, reason);
+	else if (ret)
+		cru_err_set(err, ret, "%s: cannot load the new table: %s (see the kernel log, dmesg)",
+			    name, why.msg);
+	else
+		cru_kmsg_reason(kfd, NULL, reason, sizeof(reason)); /* closes */
+	dm_task_destroy(dmt);
+	return ret;
+}
+
+/* Resume @name, swapping in its inactive table if it has one. */
+static int resume(const char *name, char *reason, size_t len,
+		  struct cru_err *err)
+{
+	struct dm_task *dmt;
+	uint32_t cookie = 0;
+	int kfd, ret;
+
+	reason[0] = '\0';
+	dmt = task_new(DM_DEVICE_RESUME, name, err);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_cookie(dmt, &cookie, 0)) {
+		dm_task_destroy(dmt);
+		return cru_err_set(err, -EIO, "cannot set up udev cookie");
+	}
+	kfd = cru_kmsg_open();
+	ret = task_run(dmt, NULL, "resuming", err);
+	if (ret)
+		cru_kmsg_reason(kfd, NULL, reason, len);
+	else
+		cru_kmsg_reason(kfd, NULL, reason, 0);	/* closes */
+	dm_udev_wait(cookie);
+	dm_task_destroy(dmt);
+	return ret;
+}
+
+int cru_dm_reload(const char *name, uint64_t sectors, const char *params,
+		  const char *old_params, struct cru_err *err)
+{
+	char reason[CRU_ERR_LEN], back[CRU_ERR_LEN];
+	struct cru_err rerr;
+	struct dm_info info;
+	int ret;
+
+	ret = check_crucible(name, &info, err);
+	if (ret)
+		return ret;
+	ret = load_table(name, sectors, params, err);
+	if (ret)
+		return ret;
+	ret = resume(name, reason, sizeof(reason), &rerr);
+	if (!ret)
+		return 0;
+	/* Refused at assembly: the device is suspended on the new table. */
+	if (load_table(name, sectors, old_params, err) ||
+	    resume(name, back, sizeof(back), err))
+		return cru_err_set(err, ret,
+				   "%s: the target refused the new table (%s), and putting the old one back failed: %s; the volume may be suspended",
+				   name, reason[0] ? reason : rerr.msg,
+				   err->msg);
+	return cru_err_set(err, ret,
+			   "%s: the target refused the new table: %s; the volume runs on its old table",
+			   name, reason[0] ? reason : rerr.msg);
 }
 
 int cru_dm_remove(const char *name, struct cru_err *err)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "nl.h"
 #include "spec.h"
 #include "status.h"
 #include "table.h"
@@ -49,12 +50,33 @@ int cru_dm_volume_read(const char *name, struct cru_volume *vol,
 /* Send `dmsetup message <name> 0 <msg>`. */
 int cru_dm_message(const char *name, const char *msg, struct cru_err *err);
 
+/*
+ * Name @v after its device-mapper device, found by device number: the
+ * name device-mapper knows it by, whatever CRUCIBLE_ATTR_NAME says (a
+ * module may send "major:minor" there).  Unchanged if there is none.
+ */
+void cru_dm_name_nl_volume(struct cru_nl_volume *v);
+
+/* The device numbers of @name (any device-mapper device). */
+int cru_dm_devno(const char *name, unsigned int *major, unsigned int *minor,
+		 struct cru_err *err);
+
 /* Every leg and the parent named by path exists and is a block device. */
 int cru_dm_check_devices(const struct cru_table *t, struct cru_err *err);
 
 /* Create and activate @name with one crucible target of @sectors. */
 int cru_dm_create(const char *name, uint64_t sectors, const char *params,
 		  struct cru_err *err);
+
+/*
+ * Load @params as the new table of crucible volume @name (same length,
+ * @sectors) and resume it, as `dmsetup reload` and `dmsetup resume` do.
+ * If the target refuses the new table when it resumes (assembly), the
+ * volume is put back on @old_params so that it runs as before, and the
+ * error says why the new one was refused.
+ */
+int cru_dm_reload(const char *name, uint64_t sectors, const char *params,
+		  const char *old_params, struct cru_err *err);
 
 /* Remove @name (it must be a crucible volume). */
 int cru_dm_remove(const char *name, struct cru_err *err);

@@ -39,9 +39,46 @@ static void defaults(void **state)
 	assert_false(o.foreground);
 	assert_false(o.syslog);
 	assert_true(o.auto_reconcile);
-	assert_string_equal(o.state_dir, "/var/lib/crucible-agent");
+	assert_string_equal(o.state_dir, "/run/crucible-agent");
 	assert_int_equal(o.rescan, AGENT_DEFAULT_RESCAN);
 	assert_int_equal(o.verbose, 0);
+	assert_false(o.no_netlink);
+	assert_int_equal(o.event_rcvbuf, 0);
+	assert_int_equal(o.repair_throttle, -1);
+	assert_int_equal(o.repair_batch, AGENT_DEFAULT_REPAIR_BATCH);
+}
+
+static void netlink_options(void **state)
+{
+	struct agent_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "--event-rcvbuf", "4K",
+			       "--repair-throttle", "0", "--repair-batch", "8",
+			       "--no-netlink", NULL), 0);
+	assert_int_equal(o.event_rcvbuf, 4096);
+	assert_int_equal(o.repair_throttle, 0);
+	assert_int_equal(o.repair_batch, 8);
+	assert_true(o.no_netlink);
+	assert_int_equal(parse(&o, &err, "--event-rcvbuf=1", "--repair-throttle=1000000",
+			       NULL), 0);
+	assert_int_equal(o.event_rcvbuf, 1);
+	assert_int_equal(o.repair_throttle, 1000000);
+
+	assert_int_equal(parse(&o, &err, "--event-rcvbuf", "0", NULL), -EINVAL);
+	assert_contains(err.msg, "--event-rcvbuf: '0' is out of range");
+	assert_int_equal(parse(&o, &err, "--event-rcvbuf", "2G", NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "--event-rcvbuf", "lots", NULL), -EINVAL);
+	assert_contains(err.msg, "--event-rcvbuf");
+	assert_int_equal(parse(&o, &err, "--repair-throttle", "1000001", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "--repair-throttle: '1000001' is not a number of MiB/s");
+	assert_int_equal(parse(&o, &err, "--repair-throttle", "-1", NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "--repair-batch", "0", NULL), -EINVAL);
+	assert_contains(err.msg, "--repair-batch: '0' is not a number of regions");
+	assert_int_equal(parse(&o, &err, "--repair-batch", NULL), -EINVAL);
+	assert_contains(err.msg, "needs a value");
 }
 
 static void every_option(void **state)
@@ -104,6 +141,8 @@ static void usage_lists_every_option(void **state)
 	static const char *const opts[] = {
 		"--foreground", "--syslog", "--state-dir", "--no-reconcile",
 		"--rescan", "--verbose", "--help", "--version", "SIGHUP",
+		"--repair-throttle", "--repair-batch", "--event-rcvbuf",
+		"--no-netlink",
 	};
 	char *text = NULL;
 	size_t len = 0, i;
@@ -122,6 +161,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(every_option),
+		cmocka_unit_test(netlink_options),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(usage_errors),
 		cmocka_unit_test(usage_lists_every_option),

@@ -254,6 +254,268 @@ static void backoff_doubles_up_to_five_minutes(void **state)
 	assert_true(agent_backoff(100) == 300.0);
 }
 
+/* ---- with the netlink family: the agent's own requests */
+
+/* A VOLUME message: legs as "AAS", repair state, regions in sync of 64. */
+static struct cru_nl_volume nlv(const char *legs, uint8_t repair,
+				uint64_t in_sync)
+{
+	struct cru_nl_volume v;
+	int i;
+
+	memset(&v, 0, sizeof(v));
+	v.dev = 42;
+	strcpy(v.name, "vol0");
+	v.mode = CRUCIBLE_NL_MODE_RW;
+	v.nr_regions = 64;
+	v.in_sync = in_sync;
+	v.repair_state = repair;
+	for (i = 0; i < 3; i++)
+		v.leg_states[i] = legs[i] == 'A' ? CRUCIBLE_NL_LEG_ALIVE :
+				  legs[i] == 'S' ? CRUCIBLE_NL_LEG_STALE :
+				  legs[i] == 'F' ? CRUCIBLE_NL_LEG_FAILED :
+						   CRUCIBLE_NL_LEG_DISABLED;
+	return v;
+}
+
+#define NL_RUNNING CRUCIBLE_NL_REPAIR_RUNNING
+#define NL_PAUSED CRUCIBLE_NL_REPAIR_PAUSED
+#define NL_IDLE CRUCIBLE_NL_REPAIR_IDLE
+#define NL_WAITING CRUCIBLE_NL_REPAIR_WAITING
+
+static const struct cru_nl_repair req = { .first = 3, .count = 2, .src = 0,
+					  .dst = 0x4 };
+
+static void observe(struct agent_nl_volume *v, struct cru_nl_volume cur,
+		    double now, bool want_stop)
+{
+	assert_int_equal(agent_nl_observe(v, &cur, now), want_stop);
+}
+
+static void netlink_changes_are_described_like_status_changes(void **state)
+{
+	struct agent_event ev[AGENT_MAX_EVENTS];
+	struct cru_nl_volume a = nlv("AAA", NL_IDLE, 64), b = nlv("AAF", NL_IDLE, 64);
+	struct cru_status sa, sb;
+	char line[256];
+
+	(void)state;
+	agent_nl_status(&a, &sa);
+	agent_nl_status(&b, &sb);
+	assert_int_equal(agent_diff(&sa, &sb, ev, AGENT_MAX_EVENTS), 1);
+	assert_int_equal(ev[0].kind, AGENT_EV_LEG_FAULTED);
+	agent_event_str("vol0", &sb, &ev[0], line, sizeof(line));
+	assert_string_equal(line, "vol0: leg 2 faulted, legs AAF");
+
+	b = nlv("AAD", NL_IDLE, 64);
+	agent_nl_status(&b, &sb);
+	assert_int_equal(agent_diff(&sa, &sb, ev, AGENT_MAX_EVENTS), 1);
+	agent_event_str("vol0", &sb, &ev[0], line, sizeof(line));
+	assert_string_equal(line, "vol0: leg 2 disabled by the operator, legs AAD");
+
+	a = nlv("AAS", NL_PAUSED, 60);
+	b = nlv("AAA", NL_IDLE, 64);
+	b.repaired = 512;
+	agent_nl_status(&a, &sa);
+	agent_nl_status(&b, &sb);
+	assert_int_equal(agent_diff(&sa, &sb, ev, AGENT_MAX_EVENTS), 2);
+	agent_event_str("vol0", &sb, &ev[1], line, sizeof(line));
+	assert_string_equal(line, "vol0: repair done, 64/64 regions in sync, 512 blocks repaired, legs AAA");
+	/* An unknown mode is not rw. */
+	b.mode = 9;
+	agent_nl_status(&b, &sb);
+	assert_int_equal(sb.mode, CRU_MODE_FAILED);
+}
+
+/* Repair manual, a leg back: the agent plans, issues, sees it through. */
+static void agent_repairs_a_paused_volume_one_request_at_a_time(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 0, false);
+	assert_int_equal(agent_nl_decide(&v, true, 0), AGENT_START_REPAIR);
+	agent_nl_sent(&v, &req, 7, 0);
+	assert_int_equal(agent_nl_decide(&v, true, 1), AGENT_NONE);
+	agent_nl_answered(&v, 0, 1);
+	assert_int_equal(v.rq, AGENT_RQ_RUNNING);
+	observe(&v, nlv("AAS", NL_RUNNING, 61), 2, false);
+	assert_int_equal(agent_nl_checked(&v, CRU_REQUEST_PENDING, 3),
+			 AGENT_CHECK_WAIT);
+	assert_int_equal(agent_nl_checked(&v, CRU_REQUEST_DONE, 4),
+			 AGENT_CHECK_DONE);
+	/* The kernel's repair runs on over the rest: no second request. */
+	assert_int_equal(agent_nl_decide(&v, true, 4), AGENT_NONE);
+	observe(&v, nlv("AAA", NL_IDLE, 64), 5, false);
+	assert_int_equal(agent_nl_decide(&v, true, 5), AGENT_NONE);
+	assert_false(v.operator_paused);
+}
+
+/* The kernel's own background repair runs: the agent only watches. */
+static void kernel_repair_running_is_left_alone(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_RUNNING, 60), 0, false);
+	assert_int_equal(agent_nl_decide(&v, true, 0), AGENT_NONE);
+	observe(&v, nlv("AAS", NL_WAITING, 60), 1, false);
+	assert_int_equal(agent_nl_decide(&v, true, 1), AGENT_NONE);
+	observe(&v, nlv("AAA", NL_IDLE, 64), 2, false);
+	assert_int_equal(agent_nl_decide(&v, true, 2), AGENT_NONE);
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 3, false);
+	assert_int_equal(agent_nl_decide(&v, false, 3), AGENT_NONE);
+	v.cur.mode = CRUCIBLE_NL_MODE_FENCED;
+	assert_int_equal(agent_nl_decide(&v, true, 3), AGENT_NONE);
+}
+
+static void operator_stop_holds_the_volume(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_RUNNING, 60), 0, false);
+	observe(&v, nlv("AAS", NL_PAUSED, 61), 1, true);
+	assert_true(v.operator_paused);
+	assert_int_equal(agent_nl_decide(&v, true, 1), AGENT_NONE);
+	/* Reported once. */
+	observe(&v, nlv("AAS", NL_PAUSED, 61), 2, false);
+	assert_int_equal(agent_nl_decide(&v, true, 2), AGENT_NONE);
+	/* A leg coming back lifts the hold. */
+	observe(&v, nlv("AAD", NL_PAUSED, 61), 3, false);
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 4, false);
+	assert_false(v.operator_paused);
+	assert_int_equal(agent_nl_decide(&v, true, 4), AGENT_START_REPAIR);
+}
+
+static void operator_stop_during_our_request(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 0, false);
+	agent_nl_sent(&v, &req, 7, 0);
+	agent_nl_answered(&v, 0, 0);
+	observe(&v, nlv("AAS", NL_RUNNING, 60), 1, false);
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 2, true);
+	assert_true(v.operator_paused);
+	assert_int_equal(v.rq, AGENT_RQ_NONE);
+	assert_int_equal(agent_nl_decide(&v, true, 3), AGENT_NONE);
+	/* `reconcile start`: it runs again, the hold is gone. */
+	observe(&v, nlv("AAS", NL_RUNNING, 60), 4, false);
+	assert_false(v.operator_paused);
+}
+
+/* A pause that comes with newly stale regions, or with a new table, is
+ * not an operator's stop: the repair is needed. */
+static void pause_with_new_stale_regions_or_a_reload_is_not_a_stop(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_RUNNING, 60), 0, false);
+	observe(&v, nlv("AAS", NL_PAUSED, 50), 1, false);
+	assert_int_equal(agent_nl_decide(&v, true, 1), AGENT_START_REPAIR);
+
+	observe(&v, nlv("AAS", NL_RUNNING, 60), 2, false);
+	v.reloaded = true;	/* VOLUME_GONE of the old table */
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 3, false);
+	assert_false(v.operator_paused);
+	assert_false(v.reloaded);
+	assert_int_equal(agent_nl_decide(&v, true, 3), AGENT_START_REPAIR);
+}
+
+static void refused_request_backs_off(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("SAA", NL_PAUSED, 60), 0, false);
+	agent_nl_sent(&v, &req, 7, 0);
+	agent_nl_answered(&v, -EINVAL, 0);
+	assert_int_equal(v.rq, AGENT_RQ_NONE);
+	assert_int_equal(v.attempts, 1);
+	assert_int_equal(agent_nl_decide(&v, true, 4.9), AGENT_BACKOFF);
+	assert_int_equal(agent_nl_decide(&v, true, 5), AGENT_START_REPAIR);
+	agent_nl_failed(&v, 5);
+	assert_int_equal(agent_nl_decide(&v, true, 14.9), AGENT_BACKOFF);
+	assert_int_equal(agent_nl_decide(&v, true, 15), AGENT_START_REPAIR);
+	/* An answer for a request no longer in flight changes nothing. */
+	agent_nl_answered(&v, 0, 16);
+	assert_int_equal(v.rq, AGENT_RQ_NONE);
+}
+
+static void unanswered_request_expires(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 0, false);
+	agent_nl_sent(&v, &req, 7, 0);
+	assert_int_equal(agent_nl_decide(&v, true, AGENT_ACK_TIMEOUT - 1),
+			 AGENT_NONE);
+	assert_int_equal(agent_nl_decide(&v, true, AGENT_ACK_TIMEOUT),
+			 AGENT_BACKOFF);
+	assert_int_equal(v.rq, AGENT_RQ_NONE);
+}
+
+static void stalled_request_is_issued_again(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+	double t = AGENT_STALL_SECONDS;
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 0, false);
+	agent_nl_sent(&v, &req, 7, 0);
+	agent_nl_answered(&v, 0, 0);
+	/* Progress keeps it alive... */
+	observe(&v, nlv("AAS", NL_PAUSED, 61), t - 1, false);
+	assert_int_equal(agent_nl_checked(&v, CRU_REQUEST_PENDING, t),
+			 AGENT_CHECK_WAIT);
+	/* ...the kernel saying it runs does too... */
+	observe(&v, nlv("AAS", NL_RUNNING, 61), 2 * t, false);
+	assert_int_equal(agent_nl_checked(&v, CRU_REQUEST_PENDING, 2 * t),
+			 AGENT_CHECK_WAIT);
+	/* ...but no progress for a while with the kernel idle is a stall. */
+	observe(&v, nlv("AAS", NL_IDLE, 61), 2 * t + 1, false);
+	assert_int_equal(agent_nl_checked(&v, CRU_REQUEST_PENDING, 2 * t + 1),
+			 AGENT_CHECK_STALLED);
+	assert_int_equal(v.attempts, 1);
+	assert_int_equal(agent_nl_decide(&v, true, 2 * t + 1), AGENT_BACKOFF);
+}
+
+static void source_lost_plans_again_at_once(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAS", NL_PAUSED, 60), 0, false);
+	agent_nl_sent(&v, &req, 7, 0);
+	agent_nl_answered(&v, 0, 0);
+	observe(&v, nlv("FAS", NL_PAUSED, 60), 1, false);
+	assert_int_equal(agent_nl_checked(&v, CRU_REQUEST_NO_SOURCE, 1),
+			 AGENT_CHECK_REPLAN);
+	assert_int_equal(agent_nl_decide(&v, true, 1), AGENT_START_REPAIR);
+}
+
+/* Nothing to issue (stale only on a leg out of service): no re-planning
+ * until the state changes. */
+static void empty_plan_is_not_redone_for_the_same_state(void **state)
+{
+	struct agent_nl_volume v = { 0 };
+
+	(void)state;
+	observe(&v, nlv("AAF", NL_PAUSED, 60), 0, false);
+	assert_int_equal(agent_nl_decide(&v, true, 0), AGENT_START_REPAIR);
+	agent_nl_plan_empty(&v);
+	assert_int_equal(agent_nl_decide(&v, true, 1), AGENT_NONE);
+	observe(&v, nlv("AAF", NL_PAUSED, 59), 2, false);
+	assert_int_equal(agent_nl_decide(&v, true, 2), AGENT_START_REPAIR);
+	agent_nl_plan_empty(&v);
+	observe(&v, nlv("AAS", NL_PAUSED, 59), 3, false);
+	assert_int_equal(agent_nl_decide(&v, true, 3), AGENT_START_REPAIR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +532,17 @@ int main(void)
 		cmocka_unit_test(operator_stop_is_respected_until_a_leg_returns),
 		cmocka_unit_test(operator_restart_clears_the_hold),
 		cmocka_unit_test(backoff_doubles_up_to_five_minutes),
+		cmocka_unit_test(netlink_changes_are_described_like_status_changes),
+		cmocka_unit_test(agent_repairs_a_paused_volume_one_request_at_a_time),
+		cmocka_unit_test(kernel_repair_running_is_left_alone),
+		cmocka_unit_test(operator_stop_holds_the_volume),
+		cmocka_unit_test(operator_stop_during_our_request),
+		cmocka_unit_test(pause_with_new_stale_regions_or_a_reload_is_not_a_stop),
+		cmocka_unit_test(refused_request_backs_off),
+		cmocka_unit_test(unanswered_request_expires),
+		cmocka_unit_test(stalled_request_is_issued_again),
+		cmocka_unit_test(source_lost_plans_again_at_once),
+		cmocka_unit_test(empty_plan_is_not_redone_for_the_same_state),
 	};
 
 	return cmocka_run_group_tests_name("crucible-agent policy", tests, NULL, NULL);

@@ -195,6 +195,106 @@ static void leg_fail_and_restore(void **state)
 	assert_int_equal(parse(&o, &err, "leg", "vol0", "kill", "0", NULL), -EINVAL);
 	assert_contains(err.msg, "unknown action 'kill'");
 	assert_int_equal(parse(&o, &err, "leg", "vol0", "fail", NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "fail", "1", "/dev/x", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "too many arguments");
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "fail", "1", "--force", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "--force is for replace only");
+}
+
+static void leg_replace_either_word_order(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "replace", "2", "/dev/sdz",
+			       NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_LEG);
+	assert_int_equal(o.leg_action, CTL_LEG_REPLACE);
+	assert_string_equal(o.volume, "vol0");
+	assert_int_equal(o.leg, 2);
+	assert_string_equal(o.new_device, "/dev/sdz");
+	assert_false(o.force);
+
+	assert_int_equal(parse(&o, &err, "leg", "replace", "vol0", "1", "/dev/sdy",
+			       "--force", NULL), 0);
+	assert_int_equal(o.leg_action, CTL_LEG_REPLACE);
+	assert_string_equal(o.volume, "vol0");
+	assert_int_equal(o.leg, 1);
+	assert_string_equal(o.new_device, "/dev/sdy");
+	assert_true(o.force);
+
+	assert_int_equal(parse(&o, &err, "leg", "fail", "vol0", "0", NULL), 0);
+	assert_int_equal(o.leg_action, CTL_LEG_FAIL);
+	assert_string_equal(o.volume, "vol0");
+	/* A volume named like an action: the second word decides. */
+	assert_int_equal(parse(&o, &err, "leg", "restore", "fail", "0", NULL), 0);
+	assert_string_equal(o.volume, "restore");
+	assert_int_equal(o.leg_action, CTL_LEG_FAIL);
+
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "replace", "2", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "expected <volume> <n> <new-device>");
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "replace", "3", "/dev/x",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "'3' is not a leg");
+	assert_int_equal(parse(&o, &err, "leg", "vol0", "replace", "1", "", NULL),
+			 -EINVAL);
+}
+
+static void regions_range_and_json(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "regions", "vol0", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_REGIONS);
+	assert_string_equal(o.volume, "vol0");
+	assert_int_equal(o.first, 0);
+	assert_false(o.has_count);
+	assert_false(o.json);
+	assert_int_equal(parse(&o, &err, "regions", "--first", "10", "vol0",
+			       "--count", "5", "--json", NULL), 0);
+	assert_int_equal(o.first, 10);
+	assert_true(o.has_count);
+	assert_int_equal(o.count, 5);
+	assert_true(o.json);
+	assert_int_equal(parse(&o, &err, "regions", "vol0", "--count", "0", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "regions: --count '0' is not a number");
+	assert_int_equal(parse(&o, &err, "regions", "vol0", "--first", "x", NULL),
+			 -EINVAL);
+	assert_int_equal(parse(&o, &err, "regions", NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "regions", "a", "b", NULL), -EINVAL);
+}
+
+static void records_leg_and_range(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "records", "vol0", "2", "256", "16",
+			       "--json", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_RECORDS);
+	assert_string_equal(o.volume, "vol0");
+	assert_int_equal(o.leg, 2);
+	assert_int_equal(o.first, 256);
+	assert_int_equal(o.count, 16);
+	assert_true(o.json);
+	assert_int_equal(parse(&o, &err, "records", "vol0", "3", "0", "1", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "records: '3' is not a leg");
+	assert_int_equal(parse(&o, &err, "records", "vol0", "0", "0", "0", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "records: count '0' is not a number from 1 to 4294967296");
+	assert_int_equal(parse(&o, &err, "records", "vol0", "0", "0", "4294967297",
+			       NULL), -EINVAL);
+	assert_int_equal(parse(&o, &err, "records", "vol0", "0", "0", NULL), -EINVAL);
+	assert_contains(err.msg, "missing arguments");
 }
 
 static void remove_takes_one_volume(void **state)
@@ -249,6 +349,7 @@ static void usage_lists_every_command(void **state)
 	static const enum ctl_cmd cmds[] = {
 		CTL_CMD_FORMAT, CTL_CMD_CREATE, CTL_CMD_STATUS,
 		CTL_CMD_RECONCILE, CTL_CMD_LEG, CTL_CMD_REMOVE,
+		CTL_CMD_REGIONS, CTL_CMD_RECORDS,
 	};
 	char *text = NULL;
 	size_t len = 0, i;
@@ -281,6 +382,9 @@ int main(void)
 		cmocka_unit_test(status_of_all_or_one),
 		cmocka_unit_test(reconcile_actions_and_wait),
 		cmocka_unit_test(leg_fail_and_restore),
+		cmocka_unit_test(leg_replace_either_word_order),
+		cmocka_unit_test(regions_range_and_json),
+		cmocka_unit_test(records_leg_and_range),
 		cmocka_unit_test(remove_takes_one_volume),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(unknown_or_missing_command),

@@ -266,6 +266,143 @@ static void wait_verdicts(void **state)
 	}
 }
 
+static struct cru_nl_volume nl_volume(void)
+{
+	struct cru_nl_volume v;
+
+	memset(&v, 0, sizeof(v));
+	strcpy(v.name, "vol0");
+	v.nr_regions = 64;
+	v.in_sync = 60;
+	v.region_blocks = 256;
+	v.volume_blocks = 16384;
+	v.leg_states[0] = CRUCIBLE_NL_LEG_ALIVE;
+	v.leg_states[1] = CRUCIBLE_NL_LEG_STALE;
+	v.leg_states[2] = CRUCIBLE_NL_LEG_FAILED;
+	v.repair_state = CRUCIBLE_NL_REPAIR_PAUSED;
+	return v;
+}
+
+static const struct cru_nl_region some_regions[] = {
+	{ 3, 0x2 | CRUCIBLE_NL_REGION_DIRTY }, { 4, 0x2 }, { 9, 0x4 },
+	{ 12, 0x3 },
+};
+
+static char *render_regions(const struct cru_nl_volume *v,
+			    const struct cru_nl_region *r, size_t nr,
+			    struct cru_plan *p)
+{
+	struct cru_err err;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (cru_plan_repairs(r, nr, v->leg_states, v->nr_regions, 0, p, &err))
+		fail_msg("plan: %s", err.msg);
+	f = open_memstream(&text, &len);
+	ctl_render_regions(f, v, 0, 64, r, nr, p);
+	fclose(f);
+	return text;
+}
+
+static void regions_table_and_plan(void **state)
+{
+	struct cru_nl_volume v = nl_volume();
+	struct cru_plan p;
+	char *text;
+
+	(void)state;
+	text = render_regions(&v, some_regions, ARRAY_SIZE(some_regions), &p);
+	assert_contains(text, "vol0: 64 regions of 1.0 MiB, 60 in sync, legs ASF, repair paused");
+	assert_contains(text, "REGION     FIRST BLOCK  STATE");
+	assert_contains(text, "           3             768  stale:1 dirty");
+	assert_contains(text, "          12            3072  stale:0,1");
+	assert_contains(text, "4 of regions 0-63 not clean");
+	assert_contains(text, "repair plan (2 regions):\n  regions 3-4 from leg 0 to leg 1\n");
+	assert_contains(text, "stale only on legs out of service: 1 regions");
+	assert_contains(text, "no source: region 12 (stale on legs 0,1, no other leg in service)");
+	free(text);
+	cru_plan_free(&p);
+
+	text = render_regions(&v, NULL, 0, &p);
+	assert_contains(text, "regions 0-63: all clean");
+	free(text);
+	cru_plan_free(&p);
+}
+
+static void regions_json(void **state)
+{
+	struct cru_nl_volume v = nl_volume();
+	json_object *doc, *r0, *plan, *req;
+	struct cru_plan p;
+
+	(void)state;
+	free(render_regions(&v, some_regions, ARRAY_SIZE(some_regions), &p));
+	doc = ctl_regions_json(&v, 0, 64, some_regions,
+			       ARRAY_SIZE(some_regions), &p);
+	assert_int_equal(json_object_get_int(get(doc, "schema")), CTL_JSON_SCHEMA);
+	assert_string_equal(json_object_get_string(get(doc, "volume")), "vol0");
+	assert_int_equal(json_object_get_int64(get(doc, "nr_regions")), 64);
+	assert_int_equal(json_object_array_length(get(doc, "regions")), 4);
+	r0 = json_object_array_get_idx(get(doc, "regions"), 0);
+	assert_int_equal(json_object_get_int64(get(r0, "region")), 3);
+	assert_int_equal(json_object_get_int64(get(r0, "first_block")), 768);
+	assert_true(json_object_get_boolean(get(r0, "dirty")));
+	assert_false(json_object_get_boolean(get(r0, "locked")));
+	assert_int_equal(json_object_array_length(get(r0, "stale_legs")), 1);
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(get(r0, "stale_legs"), 0)), 1);
+	plan = get(doc, "plan");
+	assert_int_equal(json_object_array_length(get(plan, "requests")), 1);
+	req = json_object_array_get_idx(get(plan, "requests"), 0);
+	assert_int_equal(json_object_get_int64(get(req, "first")), 3);
+	assert_int_equal(json_object_get_int64(get(req, "count")), 2);
+	assert_int_equal(json_object_get_int(get(req, "source")), 0);
+	assert_int_equal(json_object_get_int64(get(plan, "waiting")), 1);
+	assert_int_equal(json_object_array_length(get(plan, "no_source")), 1);
+	json_object_put(doc);
+	cru_plan_free(&p);
+}
+
+static const struct cru_nl_record some_records[] = {
+	{ 768, 0x0123456789abcdefULL, 12, true },
+	{ 769, 0, 0, true },
+	{ 770, 2, 13, true },
+	{ 771, 0xfedcba9876543210ULL, 14, false },
+};
+
+static void records_table_and_json(void **state)
+{
+	struct cru_nl_volume v = nl_volume();
+	json_object *doc, *r;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	f = open_memstream(&text, &len);
+	ctl_render_records(f, &v, 1, 768, 4, some_records, 4);
+	fclose(f);
+	assert_contains(text, "vol0: leg 1 (stale), blocks 768-771");
+	assert_contains(text, "BLOCK  HASH                STATE           FLUSH  CHECK");
+	assert_contains(text, "768  0123456789abcdef    written            12  ok");
+	assert_contains(text, "769  -                   unwritten           0  ok");
+	assert_contains(text, "770  -                   zeroed             13  ok");
+	assert_contains(text, "771  fedcba9876543210    written            14  BAD");
+	free(text);
+
+	doc = ctl_records_json(&v, 1, 768, 4, some_records, 4);
+	assert_int_equal(json_object_get_int(get(doc, "leg")), 1);
+	assert_int_equal(json_object_array_length(get(doc, "records")), 4);
+	r = json_object_array_get_idx(get(doc, "records"), 3);
+	assert_int_equal(json_object_get_int64(get(r, "block")), 771);
+	assert_string_equal(json_object_get_string(get(r, "hash")), "fedcba9876543210");
+	assert_string_equal(json_object_get_string(get(r, "state")), "written");
+	assert_false(json_object_get_boolean(get(r, "ok")));
+	r = json_object_array_get_idx(get(doc, "records"), 1);
+	assert_string_equal(json_object_get_string(get(r, "state")), "unwritten");
+	json_object_put(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -277,6 +414,9 @@ int main(void)
 		cmocka_unit_test(human_table_shows_legs_and_progress),
 		cmocka_unit_test(progress_line),
 		cmocka_unit_test(wait_verdicts),
+		cmocka_unit_test(regions_table_and_plan),
+		cmocka_unit_test(regions_json),
+		cmocka_unit_test(records_table_and_json),
 	};
 
 	return cmocka_run_group_tests_name("cruciblectl render", tests, NULL, NULL);

@@ -67,7 +67,10 @@ static void cruciblectl_help_lists_every_subcommand(void **state)
 	static const char *const subcommands[] = {
 		"format <leg0> <leg1> <leg2> --size SIZE", "create <spec.json",
 		"status [<volume>] [--json]", "reconcile <volume> start|stop",
-		"leg <volume> fail|restore <n>", "remove <volume>",
+		"leg <volume> fail|restore <n>",
+		"leg <volume> replace <n> <device>", "remove <volume>",
+		"regions <volume> [--first N] [--count N] [--json]",
+		"records <volume> <leg> <first> <count> [--json]",
 		"--version", "--help",
 	};
 	struct run *r = malloc(sizeof(*r));
@@ -207,6 +210,28 @@ static void cruciblectl_format_on_files(void **state)
 	free(r);
 }
 
+/*
+ * Commands that need the netlink family say so when the kernel has none
+ * (this host: no dm-crucible); with it, the volume does not exist.
+ */
+static void cruciblectl_netlink_commands_name_what_is_missing(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	RUN(r, CTL_BIN, "regions", "no-such-volume-here");
+	if (r->status == 1) {
+		assert_contains(r->err, "no 'crucible' netlink family");
+	} else {
+		assert_int_equal(r->status, 3);
+		assert_contains(r->err, "no crucible volume named no-such-volume-here");
+	}
+	RUN(r, CTL_BIN, "records", "no-such-volume-here", "0", "0", "8", "--json");
+	assert_true(r->status == 1 || r->status == 3);
+	assert_string_equal(r->out, "");
+	free(r);
+}
+
 static void agent_help_and_version(void **state)
 {
 	struct run *r = malloc(sizeof(*r));
@@ -218,6 +243,8 @@ static void agent_help_and_version(void **state)
 	assert_contains(r->out, "--syslog");
 	assert_contains(r->out, "--state-dir");
 	assert_contains(r->out, "--no-reconcile");
+	assert_contains(r->out, "--event-rcvbuf");
+	assert_contains(r->out, "--repair-throttle");
 	assert_contains(r->out, "--version");
 	RUN(r, AGENT_BIN, "--version");
 	assert_int_equal(r->status, 0);
@@ -245,6 +272,7 @@ int main(void)
 		cmocka_unit_test(cruciblectl_usage_errors_exit_2),
 		cmocka_unit_test(cruciblectl_create_names_the_bad_field),
 		cmocka_unit_test(cruciblectl_format_on_files),
+		cmocka_unit_test(cruciblectl_netlink_commands_name_what_is_missing),
 		cmocka_unit_test(agent_help_and_version),
 		cmocka_unit_test(agent_usage_error_exits_2),
 	};
