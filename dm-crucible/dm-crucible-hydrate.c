@@ -238,6 +238,28 @@ static u8 write_runs(struct crucible *c, u8 legs, void *buf, u64 b0,
 }
 
 /*
+ * Mark @region dirty before hydration writes to it, and with it the next
+ * regions hydration is about to reach: one metadata write for several
+ * regions.  A region marked early and cleaned by a commit before hydration
+ * gets there is marked again; marking is always safe.
+ */
+#define HYDRATE_MARK_AHEAD	16
+
+static int mark_ahead(struct crucible *c, u64 region)
+{
+	u64 regions[HYDRATE_MARK_AHEAD], r;
+	u64 last = crucible_block_to_region(c, c->hydr.total - 1);
+	unsigned int n = 0;
+
+	if (READ_ONCE(c->rstate[region]) & RS_DIRTY)
+		return 0;
+	for (r = region; r <= last && n < HYDRATE_MARK_AHEAD; r++)
+		if (!(READ_ONCE(c->rstate[r]) & RS_DIRTY))
+			regions[n++] = r;
+	return crucible_md_mark_dirty(c, regions, n);
+}
+
+/*
  * Hydrate blocks [@b0, @b0 + @n) of one region.  Returns 0, -EAGAIN if the
  * region needs repair first, -ENOLINK if the parent failed, another error
  * if no leg could take the chunk.
@@ -259,7 +281,7 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 	r = crucible_lock_region(c, region, &src);
 	if (r)
 		return r;
-	r = crucible_md_mark_dirty(c, &region, 1);
+	r = mark_ahead(c, region);
 	if (r)
 		goto unlock;
 

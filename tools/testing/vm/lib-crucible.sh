@@ -253,7 +253,10 @@ kmsg_mark() {
 }
 
 kmsg_since_mark() {
-	dmesg | awk -v m="crucible-test mark $$-$_cr_mark:" 'found { print } index($0, m) { found = 1 }'
+	# From the last line with the mark: a mark made in a $(...) subshell
+	# does not move the counter, so the same mark can appear twice.
+	dmesg | awk -v m="crucible-test mark $$-$_cr_mark:" \
+		'index($0, m) { out = ""; found = 1; next } found { out = out $0 "\n" } END { printf "%s", out }'
 }
 
 # expect_create_fails NAME TABLE REGEX: `dmsetup create` refuses TABLE, the
