@@ -7,6 +7,8 @@
 #   make lint       checkpatch --strict and sparse over the module
 #   make check      build, lint, native tests, KUnit and VM tests
 #   make demo       boot a VM and show a volume at work
+#   make bench      benchmark beside dm-raid raid1, dm-mirror and dm-linear
+#                   in a VM (about half an hour); bench-quick: a few minutes
 
 KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -46,6 +48,13 @@ check:
 
 demo: all
 	tools/testing/vm/demo
+
+.PHONY: bench bench-quick
+bench: all
+	tools/bench/bench
+
+bench-quick: all
+	tools/bench/bench --quick
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
