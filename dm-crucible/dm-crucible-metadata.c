@@ -654,32 +654,83 @@ int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 }
 
 /*
+ * Pick an alive leg other than @leg that is in sync for region state @s,
+ * or -1.
+ */
+static int in_sync_peer(struct crucible *c, unsigned int leg, u32 s)
+{
+	int i;
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (i != leg && c->legs[i].state == CRUCIBLE_LEG_ALIVE &&
+		    !(s & BIT(i)))
+			return i;
+	return -1;
+}
+
+/*
  * A leg comes back into service: regions marked dirty while it was out
  * are not dirty on it, yet writes will reach it at once.  Mark them on it
  * too, before it takes a write, or a crash could leave it with records
- * ahead of its data in a region its own entry calls clean.  Returns with
- * mark_lock held on success: the caller puts the leg in service, then
- * calls crucible_md_unlock_marks().
+ * ahead of its data in a region its own entry calls clean.
+ *
+ * The other way round, regions the leg left dirty (writes in flight when it
+ * went out) and that commits cleaned on the other legs meanwhile: where the
+ * leg is in sync and its stamp is its peers', its data and records are
+ * made durable and its entry is cleaned too, or the next assembly would
+ * rehash the region and call every other leg stale in it.
+ *
+ * Returns with mark_lock held on success: the caller puts the leg in
+ * service, then calls crucible_md_unlock_marks().
  */
 int crucible_md_prepare_leg(struct crucible *c, unsigned int leg)
 {
-	struct crucible_region_meta m;
+	struct crucible_region_meta m, peer;
+	bool flushed = false, can_clean;
+	int err, src;
+	u32 s;
 	u64 r;
-	int err;
 
 	mutex_lock(&c->mark_lock);
 	/*
 	 * The first call collects dm-bufio's error from writes that failed
 	 * while the leg was out; the second tells whether it takes writes now.
+	 * Only a leg whose records all reached it may have entries cleaned.
 	 */
-	dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
+	can_clean = !dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
 	for (r = 0; r < c->geo.nr_regions; r++) {
-		if (!(READ_ONCE(c->rstate[r]) & RS_DIRTY))
-			continue;
+		s = READ_ONCE(c->rstate[r]);
 		crucible_md_get_region(c, leg, r, &m);
-		if (m.dirty && m.valid)
-			continue;
-		m.dirty = true;
+		if (s & RS_DIRTY) {
+			if (m.dirty && m.valid)
+				continue;
+			m.dirty = true;
+		} else {
+			/* Under mark_lock: no write can make it dirty now. */
+			if (!can_clean || !m.dirty || !m.valid ||
+			    (s & (BIT(leg) | RS_REHASH | RS_LOCKED)))
+				continue;
+			spin_lock_irq(&c->lock);
+			src = in_sync_peer(c, leg, c->rstate[r]);
+			spin_unlock_irq(&c->lock);
+			if (src < 0)
+				continue;
+			crucible_md_get_region(c, src, r, &peer);
+			if (peer.dirty || !peer.valid ||
+			    peer.generation != m.generation ||
+			    peer.flush != m.flush)
+				continue;
+			if (!flushed) {
+				/* Its data and records first, then the entry. */
+				err = write_leg_metadata(c, leg);
+				if (!err)
+					err = flush_leg(c, leg);
+				if (err)
+					goto fail;
+				flushed = true;
+			}
+			m.dirty = false;
+		}
 		err = crucible_md_set_region(c, leg, r, &m);
 		if (err)
 			goto fail;

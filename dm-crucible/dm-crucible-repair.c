@@ -405,9 +405,12 @@ unlock:
 
 /*
  * Once nothing is left to repair for an alive leg, it is whole again: drop
- * its "failed" and "replacing" marks from the superblocks.
+ * its "failed" and "replacing" marks (in memory; the next commit writes them).
+ * Repair need not have copied anything: a leg restored after an outage in
+ * which nothing was written is whole at once, whatever the repair mode.
+ * Return whether a mark was dropped.
  */
-static void finish_sync(struct crucible *c)
+bool crucible_mark_whole_legs(struct crucible *c)
 {
 	bool changed = false;
 	u32 stale = 0;
@@ -430,7 +433,12 @@ static void finish_sync(struct crucible *c)
 		}
 	}
 	spin_unlock_irq(&c->lock);
-	if (changed) {
+	return changed;
+}
+
+static void finish_sync(struct crucible *c)
+{
+	if (crucible_mark_whole_legs(c)) {
 		/* Whatever the repairs wrote is durable before we say so. */
 		crucible_md_commit(c);
 		crucible_raise_event(c);
@@ -448,9 +456,14 @@ void crucible_repair_work(struct work_struct *ws)
 	int r;
 
 	spin_lock_irq(&c->lock);
-	if (!c->repair_running || c->suspended || c->mode != CRUCIBLE_MODE_RW ||
-	    !c->assembled) {
+	if (c->suspended || c->mode != CRUCIBLE_MODE_RW || !c->assembled) {
 		spin_unlock_irq(&c->lock);
+		return;
+	}
+	if (!c->repair_running) {
+		/* Repair is off, but a leg with nothing stale is whole. */
+		spin_unlock_irq(&c->lock);
+		finish_sync(c);
 		return;
 	}
 	alive = crucible_alive_mask(c);
@@ -491,8 +504,9 @@ void crucible_repair_work(struct work_struct *ws)
 	queue_delayed_work(c->wq, &c->repair_work, delay);
 }
 
+/* Run repair now, or with repair off, only note legs that became whole. */
 void crucible_kick_repair(struct crucible *c)
 {
-	if (c->repair_running && !c->suspended)
+	if (!c->suspended)
 		mod_delayed_work(c->wq, &c->repair_work, 0);
 }

@@ -1296,10 +1296,15 @@ static void crucible_postsuspend(struct dm_target *ti)
 	/*
 	 * Leave the legs with everything committed, and clean: the second
 	 * commit clears the dirty marks of regions the first one stamped, so
-	 * the next assembly has nothing to rehash after a clean suspend.
+	 * the next assembly has nothing to rehash after a clean suspend. A
+	 * restored leg that had nothing to repair loses its "failed" mark
+	 * here at the latest, so the next table can use it as a source.
 	 */
-	if (c->assembled && c->mode == CRUCIBLE_MODE_RW && !crucible_md_commit(c))
-		crucible_md_commit(c);
+	if (c->assembled && c->mode == CRUCIBLE_MODE_RW) {
+		crucible_mark_whole_legs(c);
+		if (!crucible_md_commit(c))
+			crucible_md_commit(c);
+	}
 }
 
 static int crucible_preresume(struct dm_target *ti)

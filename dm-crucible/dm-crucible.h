@@ -269,6 +269,7 @@ void crucible_unlock_region(struct crucible *c, u64 region);
 int crucible_repair_region(struct crucible *c, u64 region);
 void crucible_repair_work(struct work_struct *ws);
 void crucible_kick_repair(struct crucible *c);
+bool crucible_mark_whole_legs(struct crucible *c);
 
 /* dm-crucible-hydrate.c */
 bool crucible_parent_backed(struct crucible *c, u64 block);

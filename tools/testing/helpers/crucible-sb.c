@@ -15,7 +15,8 @@
  *   crucible-sb DEVICE region REGION   the on-disk region table entry
  *
  * FIELD: version leg_index seq generation flush volume_blocks region_blocks
- * data_start flags (set: version leg_index generation flush flags).
+ * data_start flags faulted (a mask of the legs this copy records as failed;
+ * set: version leg_index generation flush flags).
  * Uses O_DIRECT so that no page cache stands between it and the target.
  * Exits 0 on success, 1 on failure, 2 on a usage error.
  */
@@ -61,7 +62,12 @@ static int get_field(const struct crucible_sb *sb, const char *f,
 		*v = le64_to_cpu(sb->data_start);
 	else if (!strcmp(f, "flags"))
 		*v = le32_to_cpu(sb->flags);
-	else
+	else if (!strcmp(f, "faulted")) {
+		*v = 0;
+		for (int i = 0; i < CRUCIBLE_NR_LEGS; i++)
+			if (sb->leg_state[i] == CRUCIBLE_LEG_FAULTED)
+				*v |= 1U << i;
+	} else
 		return -1;
 	return 0;
 }

@@ -7,6 +7,9 @@
 # each, so a stale leg that the target read from would show. Repair then
 # copies exactly the blocks written during the outage (repaired_blocks is
 # that count, not more), and the leg's data area ends equal to the others'.
+# Two legs out and back with nothing written are whole at once, with repair
+# off: no "failed" mark stays in the superblocks to make the next table
+# distrust them.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -23,8 +26,9 @@ VOL=/dev/mapper/vol
 OUT_REGIONS=(3 97 180 260 333 480 555 700 866 1001)
 OUT_BLOCKS=(1 16 5 8 3 12 2 16 7 4)
 
-READ=''
+READ='' SB=''
 crucible_helper READ crucible-read-blocks
+crucible_helper SB crucible-sb
 
 legs=()
 make_loop_legs legs $VOLUME_MIB
@@ -92,5 +96,29 @@ dmsetup status vol
 expect_counter vol repaired -eq "$written"
 expect_counter vol mismatches -eq 0
 expect_legs_equal "$SECTORS" "$REGION" "${legs[@]}"
+expect_data $VOL image
+
+step "two legs out and back, nothing written, repair off: whole at once"
+# Nothing to copy, so nothing may wait for repair: the legs' "failed" marks
+# leave the superblocks without it, and a new table uses them as sources.
+msg vol reconcile stop
+msg vol fail_leg 0
+msg vol fail_leg 2
+msg vol restore_leg 0
+msg vol restore_leg 2
+expect_status vol legs AAA
+expect_status vol in_sync 1024
+for _ in $(seq 50); do
+	[ "$("$SB" "${legs[1]}" get faulted)" = 0 ] && break
+	sleep 0.2
+done
+"$SB" "${legs[1]}" show
+[ "$("$SB" "${legs[1]}" get faulted)" = 0 ] ||
+	fail "leg 1's superblock still records legs failed ($(dmsetup status vol))"
+dmsetup table vol | dmsetup reload vol
+dmsetup suspend vol
+dmsetup resume vol
+expect_status vol legs AAA
+expect_status vol in_sync 1024
 expect_data $VOL image
 crucible_remove vol
