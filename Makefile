@@ -8,7 +8,8 @@
 #   make check      build, lint, native tests, KUnit and VM tests
 #   make demo       boot a VM and show a volume at work
 #   make bench      benchmark beside dm-raid raid1, dm-mirror and dm-linear
-#                   in a VM (about half an hour); bench-quick: a few minutes
+#                   in a VM (about half an hour); bench-quick: a few minutes;
+#                   bench-smoke: the VM test that runs it in its smallest setting
 
 KVER ?= $(shell ls -1 /lib/modules 2>/dev/null | sort -V | tail -n 1)
 KDIR ?= /lib/modules/$(KVER)/build
@@ -55,6 +56,10 @@ bench: all
 
 bench-quick: all
 	tools/bench/bench --quick
+
+.PHONY: bench-smoke
+bench-smoke: all
+	tools/testing/vm/run 095-bench-smoke
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

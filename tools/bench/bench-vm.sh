@@ -47,10 +47,10 @@
 #   mode      full | quick | smoke                    (full)
 #   reps      repetitions of every measurement        3 / 1 / 1
 #   runtime   per time-based fio job: seconds, or
-#             milliseconds with "ms" (fio's syntax)   10 / 3 / 500ms
-#   mib       volume size for fio and resync, MiB     256 / 64 / 16
-#   hyd_mib   parent size for hydration, MiB          64 / 16 / 4
-#   big_gib   size of the big volume, GiB             1024 / 1024 / 64
+#             milliseconds with "ms" (fio's syntax)   10 / 3 / 200ms
+#   mib       volume size for fio and resync, MiB     256 / 64 / 8
+#   hyd_mib   parent size for hydration, MiB          64 / 16 / 2
+#   big_gib   size of the big volume, GiB             1024 / 1024 / 16
 #   pcts      outage sizes, % of regions, commas      1,10,100 / 1,10,100 / 10
 #   settle    seconds to wait after a resync for the
 #             commits that follow it                  3 / 3 / 0
@@ -95,10 +95,10 @@ setting() {
 }
 
 REPS=$(setting reps 3 1 1)
-RUNTIME=$(setting runtime 10 3 500ms)
-VOL_MIB=$(setting mib 256 64 16)
-HYD_MIB=$(setting hyd_mib 64 16 4)
-BIG_GIB=$(setting big_gib 1024 1024 64)
+RUNTIME=$(setting runtime 10 3 200ms)
+VOL_MIB=$(setting mib 256 64 8)
+HYD_MIB=$(setting hyd_mib 64 16 2)
+BIG_GIB=$(setting big_gib 1024 1024 16)
 PCTS=$(setting pcts 1,10,100 1,10,100 10)
 # Seconds to wait for commits after a resync, and to let memory figures settle.
 SETTLE=$(setting settle 3 3 0)
