@@ -21,9 +21,11 @@
 #include "../lib/plan.h"
 #include "../lib/spec.h"
 #include "options.h"
+#include "pool.h"
 #include "render.h"
 
 #define TABLE_LEN 4096
+
 
 /* Exit status for a failed volume operation. */
 static int exit_for(int ret)
@@ -133,6 +135,7 @@ static int cmd_create(const struct ctl_opts *o)
 	struct cru_err err;
 	char params[TABLE_LEN];
 	char size[32];
+	bool allocated[CRU_NR_LEGS] = { false, false, false };
 	int ret;
 
 	ret = cru_spec_parse_file(o->spec, &spec, &err);
@@ -140,14 +143,22 @@ static int cmd_create(const struct ctl_opts *o)
 		log_error("%s: %s", o->spec, err.msg);
 		return ret == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_ERROR;
 	}
+	/* Legs from pools: their regions, allocated if they are missing. */
+	ret = ctl_pool_resolve_legs(&spec, o->registry, allocated);
+	if (ret != CTL_EXIT_OK) {
+		ctl_pool_undo_legs(&spec, o->registry, allocated);
+		return ret;
+	}
 	ret = cru_table_format(&spec.table, params, sizeof(params), &err);
 	if (ret) {
 		log_error("%s: %s", o->spec, err.msg);
+		ctl_pool_undo_legs(&spec, o->registry, allocated);
 		return CTL_EXIT_USAGE;
 	}
 	ret = cru_dm_check_devices(&spec.table, &err);
 	if (ret) {
 		log_error("cannot create %s: %s", spec.name, err.msg);
+		ctl_pool_undo_legs(&spec, o->registry, allocated);
 		return CTL_EXIT_ERROR;
 	}
 	log_debug("%s: table 0 %llu %s %s", spec.name,
@@ -156,6 +167,7 @@ static int cmd_create(const struct ctl_opts *o)
 	ret = cru_dm_create(spec.name, cru_spec_sectors(&spec), params, &err);
 	if (ret) {
 		log_error("%s", err.msg);
+		ctl_pool_undo_legs(&spec, o->registry, allocated);
 		return CTL_EXIT_ERROR;
 	}
 	cru_format_size(spec.size, size, sizeof(size));
@@ -702,6 +714,10 @@ int main(int argc, char **argv)
 		return cmd_regions(&o);
 	case CTL_CMD_RECORDS:
 		return cmd_records(&o);
+	case CTL_CMD_POOL:
+		return ctl_cmd_pool(&o);
+	case CTL_CMD_REGION:
+		return ctl_cmd_region(&o);
 	default:
 		log_error("internal error: command %d", o.cmd);
 		return CTL_EXIT_ERROR;

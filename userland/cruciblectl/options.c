@@ -60,6 +60,31 @@ static const struct {
 	  "    -F, --first N            from region N (default 0)\n"
 	  "    -c, --count N            N regions (default: to the end)\n"
 	  "    -j, --json               machine-readable output\n" },
+	{ CTL_CMD_POOL, "pool",
+	  "pool init <device|file> [--name NAME] [--force] | pool list | pool show <pool> | pool open|close <pool>|--all",
+	  "  Pools: leg regions carved out of a raw device (or a file).\n"
+	  "    init <device|file>       write a new pool; refuses a device with a filesystem,\n"
+	  "                             swap, LUKS, LVM, a partition table, a pool or a leg\n"
+	  "    list                     the pools registered on this host\n"
+	  "    show <pool>              geometry, free space and regions of a pool\n"
+	  "    open <pool>|--all        create the device of every region (after a reboot)\n"
+	  "    close <pool>|--all       remove the devices of every region\n"
+	  "    -n, --name NAME          init: the pool's name (default: the device's file name)\n"
+	  "    -f, --force              init: overwrite whatever the device holds\n"
+	  "    -a, --all                open, close: every registered pool\n"
+	  "    -R, --registry FILE      the pool registry (default $CRUCIBLE_POOLS or\n"
+	  "                             /etc/crucible/pools)\n"
+	  "  <pool> is a registered name or a path.  Regions appear as\n"
+	  "  /dev/mapper/crucible-pool-<pool>-<region>.\n" },
+	{ CTL_CMD_REGION, "region",
+	  "region create <pool> --size SIZE [--name NAME] | region remove <pool> <region> | region list <pool>",
+	  "  Regions of a pool, each a device-mapper linear device usable as a leg.\n"
+	  "    create <pool>            allocate a zeroed region and create its device\n"
+	  "    remove <pool> <region>   remove its device (refused while it is open) and free it\n"
+	  "    list <pool>              the regions, their extents and devices\n"
+	  "    -s, --size SIZE          create: the region's size\n"
+	  "    -n, --name NAME          create: its name (default r<N>)\n"
+	  "    -R, --registry FILE      the pool registry\n" },
 	{ CTL_CMD_RECORDS, "records",
 	  "records <volume> <leg> <first> <count> [--json]",
 	  "  Show the per-block records (hash, flush number, check) of blocks\n"
@@ -112,8 +137,9 @@ void ctl_usage(FILE *out, enum ctl_cmd cmd)
 		"  -V, --version   show the version\n\n"
 		"regions and records need the kernel's netlink family.\n\n"
 		"Exit status: 0 ok, 1 failure, 2 usage or invalid input, 3 no such\n"
-		"crucible volume, 4 leg not blank (format), 5 reconcile --wait did\n"
-		"not finish.  See cruciblectl(8).\n");
+		"crucible volume, 4 leg or pool device not blank (format, pool init),\n"
+		"5 reconcile --wait did not finish, 6 no such pool or region, 7 not\n"
+		"enough free space in the pool.  See cruciblectl(8).\n");
 }
 
 /*
@@ -509,6 +535,142 @@ static int parse_records(int argc, char **argv, struct ctl_opts *o,
 	return ret;
 }
 
+static int pool_words(const char *cmd, const char *action, int have, int want,
+		      struct cru_err *err)
+{
+	if (have != want)
+		return cru_err_set(err, -EINVAL,
+				   "%s %s: expected %d argument%s, got %d (see 'cruciblectl %s --help')",
+				   cmd, action, want, want == 1 ? "" : "s", have, cmd);
+	return 0;
+}
+
+/* pool <action> ... and region <action> ...: options anywhere. */
+static int parse_pool_region(int argc, char **argv, struct ctl_opts *o,
+			     struct cru_err *err)
+{
+	static const struct option lo[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "registry", required_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool pool = o->cmd == CTL_CMD_POOL, have_size = false;
+	const char *cmd = pool ? "pool" : "region", *action;
+	char **w;
+	int c, n, ret;
+
+	while ((c = next_opt(argc, argv, ":n:s:faR:h", lo, cmd, err)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!*optarg)
+				return cru_err_set(err, -EINVAL, "%s: --name is empty", cmd);
+			o->name = optarg;
+			break;
+		case 's':
+			ret = parse_size_opt(cmd, "--size", optarg, &o->size, err);
+			if (ret)
+				return ret;
+			have_size = true;
+			break;
+		case 'f':
+			o->force = true;
+			break;
+		case 'a':
+			o->all = true;
+			break;
+		case 'R':
+			o->registry = optarg;
+			break;
+		case 'h':
+			o->help_cmd = o->cmd;
+			o->cmd = CTL_CMD_HELP;
+			return 0;
+		default:
+			return c;
+		}
+	}
+	n = argc - optind;
+	w = argv + optind;
+	if (n < 1)
+		return cru_err_set(err, -EINVAL,
+				   "%s: missing action (see 'cruciblectl %s --help')",
+				   cmd, cmd);
+	action = w[0];
+	n--;
+	w++;
+	if (pool) {
+		if (!strcmp(action, "init"))
+			o->pool_action = CTL_POOL_INIT;
+		else if (!strcmp(action, "list"))
+			o->pool_action = CTL_POOL_LIST;
+		else if (!strcmp(action, "show"))
+			o->pool_action = CTL_POOL_SHOW;
+		else if (!strcmp(action, "open"))
+			o->pool_action = CTL_POOL_OPEN;
+		else if (!strcmp(action, "close"))
+			o->pool_action = CTL_POOL_CLOSE;
+		else
+			return cru_err_set(err, -EINVAL,
+					   "pool: unknown action '%s' (expected init, list, show, open or close)",
+					   action);
+		if ((o->name || o->force) && o->pool_action != CTL_POOL_INIT)
+			return cru_err_set(err, -EINVAL,
+					   "pool %s: --name and --force are for init", action);
+		if (o->all && o->pool_action != CTL_POOL_OPEN &&
+		    o->pool_action != CTL_POOL_CLOSE)
+			return cru_err_set(err, -EINVAL,
+					   "pool %s: --all is for open and close", action);
+		if (have_size)
+			return cru_err_set(err, -EINVAL,
+					   "pool %s: --size is for region create", action);
+		if (o->pool_action == CTL_POOL_LIST)
+			return pool_words(cmd, action, n, 0, err);
+		if (o->all) {
+			ret = pool_words(cmd, action, n, 0, err);
+			if (ret)
+				return cru_err_set(err, ret,
+						   "pool %s: --all or a pool, not both", action);
+			return 0;
+		}
+		ret = pool_words(cmd, action, n, 1, err);
+		if (!ret)
+			o->pool = w[0];
+		if (!ret && !*o->pool)
+			ret = cru_err_set(err, -EINVAL, "pool %s: empty pool", action);
+		return ret;
+	}
+	if (!strcmp(action, "create"))
+		o->region_action = CTL_REGION_CREATE;
+	else if (!strcmp(action, "remove"))
+		o->region_action = CTL_REGION_REMOVE;
+	else if (!strcmp(action, "list"))
+		o->region_action = CTL_REGION_LIST;
+	else
+		return cru_err_set(err, -EINVAL,
+				   "region: unknown action '%s' (expected create, remove or list)",
+				   action);
+	if (o->force || o->all)
+		return cru_err_set(err, -EINVAL, "region: --force and --all are for pool");
+	if (o->region_action != CTL_REGION_CREATE && (o->name || have_size))
+		return cru_err_set(err, -EINVAL,
+				   "region %s: --name and --size are for create", action);
+	ret = pool_words(cmd, action, n,
+			 o->region_action == CTL_REGION_REMOVE ? 2 : 1, err);
+	if (ret)
+		return ret;
+	o->pool = w[0];
+	if (o->region_action == CTL_REGION_REMOVE)
+		o->region = w[1];
+	if (o->region_action == CTL_REGION_CREATE && (!have_size || !o->size))
+		return cru_err_set(err, -EINVAL,
+				   "region create: --size is required (and not 0)");
+	return 0;
+}
+
 static enum ctl_cmd lookup_cmd(const char *name)
 {
 	size_t i;
@@ -596,6 +758,9 @@ int ctl_parse_args(int argc, char **argv, struct ctl_opts *o,
 		return parse_regions(sub_argc, sub_argv, o, err);
 	case CTL_CMD_RECORDS:
 		return parse_records(sub_argc, sub_argv, o, err);
+	case CTL_CMD_POOL:
+	case CTL_CMD_REGION:
+		return parse_pool_region(sub_argc, sub_argv, o, err);
 	default:
 		return cru_err_set(err, -EINVAL, "internal: command %d", o->cmd);
 	}

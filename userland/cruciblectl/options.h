@@ -20,6 +20,8 @@
 #define CTL_EXIT_NO_VOLUME	3	/* no such volume / not crucible */
 #define CTL_EXIT_NOT_BLANK	4	/* format: a leg is not blank */
 #define CTL_EXIT_INCOMPLETE	5	/* reconcile --wait: did not finish */
+#define CTL_EXIT_NO_POOL	6	/* no such pool or region */
+#define CTL_EXIT_NO_SPACE	7	/* region create: the pool has no room */
 
 enum ctl_cmd {
 	CTL_CMD_NONE,
@@ -33,6 +35,22 @@ enum ctl_cmd {
 	CTL_CMD_REMOVE,
 	CTL_CMD_REGIONS,
 	CTL_CMD_RECORDS,
+	CTL_CMD_POOL,
+	CTL_CMD_REGION,
+};
+
+enum ctl_pool_action {
+	CTL_POOL_INIT,
+	CTL_POOL_LIST,
+	CTL_POOL_SHOW,
+	CTL_POOL_OPEN,
+	CTL_POOL_CLOSE,
+};
+
+enum ctl_region_action {
+	CTL_REGION_CREATE,
+	CTL_REGION_REMOVE,
+	CTL_REGION_LIST,
 };
 
 enum ctl_reconcile_action {
@@ -80,6 +98,15 @@ struct ctl_opts {
 	uint64_t first;
 	uint64_t count;
 	bool has_count;
+
+	/* pool, region (size and force above) */
+	enum ctl_pool_action pool_action;
+	enum ctl_region_action region_action;
+	const char *pool;	/* registered name or path; init: the device */
+	const char *region;
+	const char *name;	/* --name */
+	bool all;		/* pool open|close --all */
+	const char *registry;	/* --registry FILE */
 };
 
 /* 0, or -EINVAL with the reason in @err (a usage error). */

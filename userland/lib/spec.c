@@ -13,6 +13,7 @@
 #include <json.h>
 
 #include "parse.h"
+#include "pool.h"
 
 #define SPEC_MAX_BYTES (1024 * 1024)
 
@@ -140,6 +141,72 @@ static int spec_size(json_object *o, struct cru_spec *spec,
 	return 0;
 }
 
+/* {"pool": "p0", "region": "name", "size": "64M"}: a leg from a pool. */
+static int spec_pool_leg(json_object *leg, const char *field,
+			 struct cru_spec_pool_leg *pl, struct cru_err *err)
+{
+	char sub[48];
+	const char *s = NULL;
+	json_object *v;
+	int ret;
+
+	json_object_object_foreach(leg, key, val) {
+		(void)val;
+		if (strcmp(key, "pool") && strcmp(key, "region") &&
+		    strcmp(key, "size"))
+			return cru_err_set(err, -EINVAL,
+					   "field '%s': unknown field '%s' (known: pool, region, size)",
+					   field, key);
+	}
+	if (!json_object_object_get_ex(leg, "pool", &v))
+		return cru_err_set(err, -EINVAL,
+				   "field '%s': a leg object needs \"pool\"", field);
+	snprintf(sub, sizeof(sub), "%s.pool", field);
+	ret = want_string(v, sub, &s, err);
+	if (ret)
+		return ret;
+	if (!cru_pool_name_valid(s))
+		return cru_err_set(err, -EINVAL,
+				   "field '%s': '%s' is not a pool name", sub, s);
+	snprintf(pl->pool, sizeof(pl->pool), "%s", s);
+	if (json_object_object_get_ex(leg, "region", &v)) {
+		snprintf(sub, sizeof(sub), "%s.region", field);
+		ret = want_string(v, sub, &s, err);
+		if (ret)
+			return ret;
+		if (!cru_pool_region_name_valid(s))
+			return cru_err_set(err, -EINVAL,
+					   "field '%s': '%s' is not a region name (1 to 63 of A-Z a-z 0-9 _ . + -)",
+					   sub, s);
+		snprintf(pl->region, sizeof(pl->region), "%s", s);
+	}
+	if (json_object_object_get_ex(leg, "size", &v)) {
+		snprintf(sub, sizeof(sub), "%s.size", field);
+		ret = want_size(v, sub, &pl->size, err);
+		if (ret)
+			return ret;
+		if (pl->size % 4096)
+			return cru_err_set(err, -EINVAL,
+					   "field '%s': %llu bytes is not a multiple of 4 KiB",
+					   sub, (unsigned long long)pl->size);
+	}
+	pl->used = true;
+	return 0;
+}
+
+static bool same_leg(const struct cru_spec *spec, size_t a, size_t b)
+{
+	const struct cru_spec_pool_leg *x = &spec->pool_legs[a];
+	const struct cru_spec_pool_leg *y = &spec->pool_legs[b];
+
+	if (x->used != y->used)
+		return false;
+	if (!x->used)
+		return !strcmp(spec->table.legs[a], spec->table.legs[b]);
+	return !strcmp(x->pool, y->pool) && x->region[0] &&
+	       !strcmp(x->region, y->region);
+}
+
 static int spec_legs(json_object *o, struct cru_spec *spec,
 		     struct cru_err *err)
 {
@@ -161,6 +228,22 @@ static int spec_legs(json_object *o, struct cru_spec *spec,
 		const char *s = NULL;
 
 		snprintf(field, sizeof(field), "legs[%zu]", i);
+		if (json_object_is_type(leg, json_type_object)) {
+			ret = spec_pool_leg(leg, field, &spec->pool_legs[i], err);
+			if (ret)
+				return ret;
+			for (j = 0; j < i; j++)
+				if (same_leg(spec, j, i))
+					return cru_err_set(err, -EINVAL,
+							   "field 'legs': legs %zu and %zu are the same region '%s' of pool '%s'",
+							   j, i, spec->pool_legs[i].region,
+							   spec->pool_legs[i].pool);
+			continue;
+		}
+		if (!json_object_is_type(leg, json_type_string))
+			return cru_err_set(err, -EINVAL,
+					   "field '%s': expected a string (a device) or an object (a pool region), got %s",
+					   field, json_type_word(leg));
 		ret = want_string(leg, field, &s, err);
 		if (!ret)
 			ret = copy_word(field, s, spec->table.legs[i],
@@ -168,7 +251,7 @@ static int spec_legs(json_object *o, struct cru_spec *spec,
 		if (ret)
 			return ret;
 		for (j = 0; j < i; j++)
-			if (!strcmp(spec->table.legs[j], s))
+			if (same_leg(spec, j, i))
 				return cru_err_set(err, -EINVAL,
 						   "field 'legs': legs %zu and %zu are the same device '%s'",
 						   j, i, s);

@@ -5,7 +5,10 @@
  *   {
  *     "name": "vol",                        required, a device-mapper name
  *     "size": "1G" | 1073741824,            required, multiple of 4 KiB
- *     "legs": ["/dev/a", "/dev/b", "/dev/c"],  required, three devices
+ *     "legs": ["/dev/a", "/dev/b", "/dev/c"],  required, three legs: a device,
+ *             or a pool region: {"pool": "p0", "region": "name", "size": "64M"}
+ *             ("region" and "size" optional: a region named and missing, or
+ *             unnamed, is allocated, by default as big as the leg needs)
  *     "parent": null | "/dev/origin",       optional read-only origin
  *     "generation": 7,                      optional activation generation
  *     "region_size": "1M" | 1048576,        optional, 64 KiB .. 1 GiB
@@ -27,10 +30,19 @@
 
 #define CRU_NAME_MAX 127	/* DM_NAME_LEN - 1 */
 
+/* A leg given as a region of a pool: resolved to a device by cruciblectl. */
+struct cru_spec_pool_leg {
+	bool used;
+	char pool[32];			/* a pool name (CRU_POOL_NAME_LEN) */
+	char region[64];		/* "" = allocate one (CRU_POOL_REGION_NAME_LEN) */
+	uint64_t size;			/* bytes, 0 = what the leg needs */
+};
+
 struct cru_spec {
 	char name[CRU_NAME_MAX + 1];
 	uint64_t size;			/* bytes */
-	struct cru_table table;
+	struct cru_table table;		/* pool legs: "" until resolved */
+	struct cru_spec_pool_leg pool_legs[CRU_NR_LEGS];
 };
 
 int cru_spec_parse(const char *json, struct cru_spec *spec,

@@ -192,6 +192,71 @@ static void bad_fields_are_named(void **state)
 	}
 }
 
+static void legs_can_be_pool_regions(void **state)
+{
+	struct cru_spec spec;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_spec_parse("{\"name\": \"v\", \"size\": \"64M\","
+					" \"legs\": [{\"pool\": \"p0\", \"size\": \"80M\"},"
+					" {\"pool\": \"p0\", \"region\": \"leg-b\"},"
+					" \"/dev/sdc\"]}", &spec, &err), 0);
+	assert_true(spec.pool_legs[0].used);
+	assert_string_equal(spec.pool_legs[0].pool, "p0");
+	assert_string_equal(spec.pool_legs[0].region, "");
+	assert_int_equal(spec.pool_legs[0].size, 80 * 1024 * 1024);
+	assert_string_equal(spec.pool_legs[1].region, "leg-b");
+	assert_int_equal(spec.pool_legs[1].size, 0);
+	assert_false(spec.pool_legs[2].used);
+	assert_string_equal(spec.table.legs[2], "/dev/sdc");
+	/* Pool legs get their device when cruciblectl resolves them. */
+	assert_string_equal(spec.table.legs[0], "");
+
+	/* Three unnamed regions of one pool are three different legs. */
+	assert_int_equal(cru_spec_parse("{\"name\": \"v\", \"size\": 8388608,"
+					" \"legs\": [{\"pool\": \"p0\"}, {\"pool\": \"p0\"},"
+					" {\"pool\": \"p1\"}]}", &spec, &err), 0);
+}
+
+static void bad_pool_legs_are_named(void **state)
+{
+	static const struct {
+		const char *legs;
+		const char *msg;
+	} cases[] = {
+		{ "[{\"region\": \"r\"}, \"/dev/b\", \"/dev/c\"]",
+		  "field 'legs[0]': a leg object needs \"pool\"" },
+		{ "[\"/dev/a\", {\"pool\": \"a-b\"}, \"/dev/c\"]",
+		  "field 'legs[1].pool': 'a-b' is not a pool name" },
+		{ "[\"/dev/a\", \"/dev/b\", {\"pool\": \"p\", \"region\": \"x y\"}]",
+		  "field 'legs[2].region': 'x y' is not a region name" },
+		{ "[{\"pool\": \"p\", \"size\": 1000}, \"/dev/b\", \"/dev/c\"]",
+		  "field 'legs[0].size': 1000 bytes is not a multiple of 4 KiB" },
+		{ "[{\"pool\": \"p\", \"sise\": 4096}, \"/dev/b\", \"/dev/c\"]",
+		  "field 'legs[0]': unknown field 'sise'" },
+		{ "[{\"pool\": \"p\", \"region\": \"r\"}, {\"pool\": \"p\", \"region\": \"r\"}, \"/dev/c\"]",
+		  "legs 0 and 1 are the same region 'r' of pool 'p'" },
+		{ "[{\"pool\": 7}, \"/dev/b\", \"/dev/c\"]",
+		  "field 'legs[0].pool': expected a string" },
+	};
+	char json[512];
+	struct cru_spec spec;
+	struct cru_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"name\": \"v\", \"size\": \"8M\", \"legs\": %s}",
+			 cases[i].legs);
+		err.msg[0] = '\0';
+		if (cru_spec_parse(json, &spec, &err) >= 0)
+			fail_msg("accepted '%s'", json);
+		assert_contains(err.msg, cases[i].msg);
+	}
+}
+
 static void spec_file_is_read(void **state)
 {
 	struct cru_spec spec;
@@ -275,6 +340,8 @@ int main(void)
 		cmocka_unit_test(region_size_in_bytes),
 		cmocka_unit_test(bad_json_is_refused),
 		cmocka_unit_test(bad_fields_are_named),
+		cmocka_unit_test(legs_can_be_pool_regions),
+		cmocka_unit_test(bad_pool_legs_are_named),
 		cmocka_unit_test(spec_file_is_read),
 		cmocka_unit_test(volume_names),
 		cmocka_unit_test(devices_named_by_the_spec_are_checked),

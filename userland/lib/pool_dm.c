@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Pool regions as device-mapper linear devices (libdevmapper).
+ */
+#include "pool_dm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include <libdevmapper.h>
+
+#include "legfmt.h"
+
+int cru_pool_dm_name(const char *pool, const char *region, char *buf,
+		     size_t len)
+{
+	int n = snprintf(buf, len, CRU_POOL_DM_PREFIX "%s-%s", pool, region);
+
+	return n < 0 || (size_t)n >= len || n > 127 ? -ENAMETOOLONG : 0;
+}
+
+int cru_pool_dm_table(dev_t pooldev, uint32_t block_size,
+		      const struct cru_pool_region *r, char **table)
+{
+	uint64_t spb = block_size / 512, at = 0;
+	size_t cap = (size_t)r->nr_extents * 80 + 1, len = 0;
+	char *t = malloc(cap);
+	uint32_t i;
+
+	if (!t)
+		return -ENOMEM;
+	t[0] = '\0';
+	for (i = 0; i < r->nr_extents; i++) {
+		len += (size_t)snprintf(t + len, cap - len, "%s%llu %llu linear %u:%u %llu",
+					i ? "\n" : "", (unsigned long long)at,
+					(unsigned long long)(r->extents[i].len * spb),
+					major(pooldev), minor(pooldev),
+					(unsigned long long)(r->extents[i].start * spb));
+		at += r->extents[i].len * spb;
+	}
+	*table = t;
+	return 0;
+}
+
+static struct dm_task *task_new(int type, const char *name, struct cru_err *err)
+{
+	struct dm_task *dmt = dm_task_create(type);
+
+	if (!dmt) {
+		cru_err_set(err, -ENXIO, "device-mapper is not available");
+		return NULL;
+	}
+	if (name && !dm_task_set_name(dmt, name)) {
+		dm_task_destroy(dmt);
+		cru_err_set(err, -EINVAL, "'%s' is not a usable device name", name);
+		return NULL;
+	}
+	return dmt;
+}
+
+static int task_run(struct dm_task *dmt, const char *what, const char *name,
+		    struct cru_err *err)
+{
+	int e;
+
+	if (dm_task_run(dmt))
+		return 0;
+	e = dm_task_get_errno(dmt);
+	if (!e)
+		e = EIO;
+	return cru_err_set(err, -e, "%s %s failed: %s", what, name, strerror(e));
+}
+
+int cru_pool_dm_info(const char *name, bool *exists, int *open_count,
+		     struct cru_err *err)
+{
+	struct dm_task *dmt = task_new(DM_DEVICE_INFO, name, err);
+	struct dm_info info;
+	int ret;
+
+	*exists = false;
+	*open_count = 0;
+	if (!dmt)
+		return -ENXIO;
+	ret = task_run(dmt, "device-mapper info of", name, err);
+	if (!ret && !dm_task_get_info(dmt, &info))
+		ret = cru_err_set(err, -EIO, "no device-mapper info for %s", name);
+	if (!ret) {
+		*exists = info.exists;
+		*open_count = info.open_count;
+	}
+	dm_task_destroy(dmt);
+	return ret;
+}
+
+/* The current table of @name, in the form cru_pool_dm_table makes. */
+static int current_table(const char *name, char **table, struct cru_err *err)
+{
+	struct dm_task *dmt = task_new(DM_DEVICE_TABLE, name, err);
+	size_t cap = 256, len = 0;
+	void *next = NULL;
+	char *t;
+	int ret;
+
+	if (!dmt)
+		return -ENXIO;
+	ret = task_run(dmt, "reading the table of", name, err);
+	t = malloc(cap);
+	if (!ret && !t)
+		ret = cru_err_set(err, -ENOMEM, "out of memory");
+	if (ret) {
+		free(t);
+		dm_task_destroy(dmt);
+		return ret;
+	}
+	t[0] = '\0';
+	do {
+		uint64_t start, length;
+		char *type = NULL, *params = NULL;
+		size_t need;
+
+		next = dm_get_next_target(dmt, next, &start, &length, &type,
+					  &params);
+		if (!type)
+			break;
+		need = len + strlen(type) + strlen(params ? params : "") + 64;
+		if (need > cap) {
+			char *bigger = realloc(t, need * 2);
+
+			if (!bigger) {
+				free(t);
+				dm_task_destroy(dmt);
+				return cru_err_set(err, -ENOMEM, "out of memory");
+			}
+			t = bigger;
+			cap = need * 2;
+		}
+		len += (size_t)snprintf(t + len, cap - len, "%s%llu %llu %s %s",
+					len ? "\n" : "",
+					(unsigned long long)start,
+					(unsigned long long)length, type,
+					params ? params : "");
+	} while (next);
+	dm_task_destroy(dmt);
+	*table = t;
+	return 0;
+}
+
+int cru_pool_dm_create(const char *name, dev_t pooldev, uint32_t block_size,
+		       const uint8_t pool_uuid[16],
+		       const struct cru_pool_region *r, bool *created,
+		       struct cru_err *err)
+{
+	char *table = NULL, *have = NULL, *line, *save = NULL;
+	char dmuuid[128], pu[37], ru[37];
+	struct dm_task *dmt;
+	uint32_t cookie = 0;
+	bool exists;
+	int opens, ret;
+
+	*created = false;
+	ret = cru_pool_dm_info(name, &exists, &opens, err);
+	if (ret)
+		return ret;
+	if (cru_pool_dm_table(pooldev, block_size, r, &table))
+		return cru_err_set(err, -ENOMEM, "out of memory");
+	if (exists) {
+		ret = current_table(name, &have, err);
+		if (!ret && strcmp(have, table))
+			ret = cru_err_set(err, -EEXIST,
+					  "a device-mapper device named %s already exists with another table",
+					  name);
+		free(have);
+		free(table);
+		return ret;
+	}
+	dmt = task_new(DM_DEVICE_CREATE, name, err);
+	if (!dmt) {
+		free(table);
+		return -ENXIO;
+	}
+	cru_uuid_str(pool_uuid, pu);
+	cru_uuid_str(r->uuid, ru);
+	snprintf(dmuuid, sizeof(dmuuid), "CRUCIBLE-POOL-%s-%s", pu, ru);
+	dm_task_set_uuid(dmt, dmuuid);
+	for (line = strtok_r(table, "\n", &save); line && !ret;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long start, len;
+		int n = 0;
+
+		if (sscanf(line, "%llu %llu linear %n", &start, &len, &n) != 2 ||
+		    !n || !dm_task_add_target(dmt, start, len, "linear", line + n))
+			ret = cru_err_set(err, -ENOMEM, "cannot build the table of %s",
+					  name);
+	}
+	if (!ret && !dm_task_set_cookie(dmt, &cookie, 0))
+		ret = cru_err_set(err, -EIO, "cannot set up a udev cookie");
+	if (!ret) {
+		ret = task_run(dmt, "creating", name, err);
+		dm_udev_wait(cookie);
+	}
+	dm_task_destroy(dmt);
+	free(table);
+	if (!ret)
+		*created = true;
+	return ret;
+}
+
+int cru_pool_dm_remove(const char *name, struct cru_err *err)
+{
+	struct dm_task *dmt;
+	uint32_t cookie = 0;
+	bool exists;
+	int opens, ret;
+
+	ret = cru_pool_dm_info(name, &exists, &opens, err);
+	if (ret)
+		return ret;
+	if (!exists)
+		return cru_err_set(err, -ENODEV, "no device-mapper device named %s",
+				   name);
+	if (opens)
+		return cru_err_set(err, -EBUSY,
+				   "/dev/mapper/%s is in use (open %d times: a leg of a volume, mounted, or open in a program)",
+				   name, opens);
+	dmt = task_new(DM_DEVICE_REMOVE, name, err);
+	if (!dmt)
+		return -ENXIO;
+	dm_task_retry_remove(dmt);
+	if (!dm_task_set_cookie(dmt, &cookie, 0)) {
+		dm_task_destroy(dmt);
+		return cru_err_set(err, -EIO, "cannot set up a udev cookie");
+	}
+	ret = task_run(dmt, "removing", name, err);
+	if (ret == -EBUSY)
+		cru_err_set(err, ret, "/dev/mapper/%s is in use", name);
+	dm_udev_wait(cookie);
+	dm_task_destroy(dmt);
+	return ret;
+}
