@@ -371,6 +371,46 @@ int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
 	return ok ? 0 : -EILSEQ;
 }
 
+/*
+ * The record hashes of blocks [@block, @block + @nr) on @leg, if every
+ * record block they live in is in dm-bufio's cache: never waits for I/O
+ * (a read's fast path fetches them when it is mapped).  Returns false if
+ * one is not cached or fails its check.
+ */
+bool crucible_md_peek_records(struct crucible *c, unsigned int leg, u64 block,
+			      unsigned int nr, u64 *hashes)
+{
+	struct crucible_record *r;
+	struct crucible_rec rec;
+	struct dm_buffer *buf = NULL;
+	sector_t cur = (sector_t)-1;
+	void *data = NULL;
+	unsigned int i;
+	bool ok = true;
+
+	for (i = 0; i < nr && ok; i++) {
+		u64 b = block + i;
+
+		if (record_block(c, b) != cur) {
+			if (buf)
+				dm_bufio_release(buf);
+			buf = NULL;
+			cur = record_block(c, b);
+			data = dm_bufio_get(c->legs[leg].bufio, cur, &buf);
+			if (IS_ERR_OR_NULL(data)) {
+				buf = NULL;
+				return false;
+			}
+		}
+		r = (struct crucible_record *)data + b % CRUCIBLE_RECORDS_PER_BLOCK;
+		ok = crucible_record_decode(r, c->seed, b, &rec);
+		hashes[i] = rec.hash;
+	}
+	if (buf)
+		dm_bufio_release(buf);
+	return ok;
+}
+
 int crucible_md_set_records(struct crucible *c, unsigned int leg, u64 block,
 			    unsigned int nr, const u64 *hashes, u32 flush)
 {

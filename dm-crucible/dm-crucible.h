@@ -203,6 +203,7 @@ struct crucible_io {
 	u8 legs_written;		/* write: legs the data went to */
 	blk_status_t status;
 	struct bio *bounce;		/* write: the stable copy */
+	bool peeked;			/* read: hash[] holds the records */
 	u64 hash[CRUCIBLE_MAX_IO_BLOCKS];
 };
 
@@ -254,6 +255,8 @@ int crucible_md_prepare_leg(struct crucible *c, unsigned int leg);
 void crucible_md_unlock_marks(struct crucible *c);
 int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
 			   struct crucible_rec *rec);
+bool crucible_md_peek_records(struct crucible *c, unsigned int leg, u64 block,
+			      unsigned int nr, u64 *hashes);
 int crucible_md_set_records(struct crucible *c, unsigned int leg, u64 block,
 			    unsigned int nr, const u64 *hashes, u32 flush);
 void crucible_md_get_region(struct crucible *c, unsigned int leg, u64 region,
