@@ -12,7 +12,9 @@
  *   the signalfd          SIGTERM/SIGINT stop, SIGHUP rebuilds everything;
  *   /dev/mapper/control   when it can be armed: a device-mapper event
  *                         (a volume created, a reconcile message) makes
- *                         the agent list the volumes again.
+ *                         the agent list the volumes again;
+ *   the NBD event socket  LINK_DEAD of the "nbd" family: a remote leg's
+ *                         link died (nbdwatch.c reconnects it).
  *
  * Events only say where to look.  What the agent acts on is always read
  * back from the kernel (LIST_VOLUMES, GET_REGIONS), so a lost event
@@ -34,6 +36,7 @@
 #include "../lib/nl.h"
 #include "../lib/plan.h"
 #include "agent.h"
+#include "nbdwatch.h"
 
 /* While the family is gone (module unloaded), look for it this often. */
 #define RECONNECT_SECONDS	5.0
@@ -48,6 +51,7 @@ struct nl_agent {
 	size_t nr, cap;
 	bool refresh;			/* LIST_VOLUMES at the next pass */
 	double last_list;
+	struct agent_nbd nbd;		/* NBD legs kept connected */
 };
 
 static struct agent_nl_volume *find_dev(struct nl_agent *n, uint32_t dev)
@@ -666,6 +670,8 @@ static int poll_timeout(const struct nl_agent *n, double now)
 				SOONER(v->req_time + AGENT_ACK_TIMEOUT);
 		}
 	}
+	if (agent_nbd_next(&n->nbd) >= 0)
+		SOONER(agent_nbd_next(&n->nbd));
 #undef SOONER
 	if (next < 0)
 		return -1;
@@ -690,20 +696,24 @@ int agent_run_netlink(struct agent *a)
 		 CRUCIBLE_GENL_NAME,
 		 a->dm_fd >= 0 ? " and device-mapper events" : "");
 	agent_arm_dm_events(a);
+	agent_nbd_init(&n.nbd, a->opts->state_dir);
 	ret = 0;
 	for (;;) {
-		struct pollfd pfd[4];
+		struct pollfd pfd[5];
 		int k;
 
 		/* First what is due: it may reconnect (new sockets). */
 		pass(&n);
+		agent_nbd_pass(&n.nbd, n.vols, n.nr, n.cmd, agent_now());
 		pfd[0] = (struct pollfd){ .fd = a->signal_fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = n.ev ? cru_nl_fd(n.ev) : -1,
 					  .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = n.cmd ? cru_nl_fd(n.cmd) : -1,
 					  .events = POLLIN };
 		pfd[3] = (struct pollfd){ .fd = a->dm_fd, .events = POLLIN };
-		k = poll(pfd, 4, poll_timeout(&n, agent_now()));
+		pfd[4] = (struct pollfd){ .fd = agent_nbd_fd(&n.nbd),
+					  .events = POLLIN };
+		k = poll(pfd, 5, poll_timeout(&n, agent_now()));
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -723,6 +733,9 @@ int agent_run_netlink(struct agent *a)
 		}
 		if (n.ev && pfd[1].revents)
 			read_events(&n);
+		if (pfd[4].fd >= 0 && pfd[4].revents &&
+		    agent_nbd_read_events(&n.nbd, agent_now()))
+			n.refresh = true;
 		if (n.cmd && pfd[2].revents && cru_nl_process(n.cmd, &err))
 			disconnect(&n, err.msg);
 		if (a->dm_fd >= 0 && (pfd[3].revents & (POLLERR | POLLHUP))) {
@@ -736,6 +749,7 @@ int agent_run_netlink(struct agent *a)
 			n.refresh = true;
 		}
 	}
+	agent_nbd_close(&n.nbd);
 	cru_nl_close(n.cmd);
 	cru_nl_close(n.ev);
 	free(n.vols);

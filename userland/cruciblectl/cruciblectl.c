@@ -20,6 +20,7 @@
 #include "../lib/parse.h"
 #include "../lib/plan.h"
 #include "../lib/spec.h"
+#include "nbdlegs.h"
 #include "options.h"
 #include "pool.h"
 #include "render.h"
@@ -136,6 +137,7 @@ static int cmd_create(const struct ctl_opts *o)
 	char params[TABLE_LEN];
 	char size[32];
 	bool allocated[CRU_NR_LEGS] = { false, false, false };
+	int attached[CRU_NR_LEGS] = { -1, -1, -1 };
 	int ret;
 
 	ret = cru_spec_parse_file(o->spec, &spec, &err);
@@ -145,21 +147,22 @@ static int cmd_create(const struct ctl_opts *o)
 	}
 	/* Legs from pools: their regions, allocated if they are missing. */
 	ret = ctl_pool_resolve_legs(&spec, o->registry, allocated);
-	if (ret != CTL_EXIT_OK) {
-		ctl_pool_undo_legs(&spec, o->registry, allocated);
-		return ret;
-	}
+	/* Legs on other hosts: exports connected to /dev/nbdN. */
+	if (ret == CTL_EXIT_OK)
+		ret = ctl_nbd_resolve_legs(&spec, attached);
+	if (ret != CTL_EXIT_OK)
+		goto undo;
 	ret = cru_table_format(&spec.table, params, sizeof(params), &err);
 	if (ret) {
 		log_error("%s: %s", o->spec, err.msg);
-		ctl_pool_undo_legs(&spec, o->registry, allocated);
-		return CTL_EXIT_USAGE;
+		ret = CTL_EXIT_USAGE;
+		goto undo;
 	}
 	ret = cru_dm_check_devices(&spec.table, &err);
 	if (ret) {
 		log_error("cannot create %s: %s", spec.name, err.msg);
-		ctl_pool_undo_legs(&spec, o->registry, allocated);
-		return CTL_EXIT_ERROR;
+		ret = CTL_EXIT_ERROR;
+		goto undo;
 	}
 	log_debug("%s: table 0 %llu %s %s", spec.name,
 		  (unsigned long long)cru_spec_sectors(&spec), CRU_TARGET_NAME,
@@ -167,19 +170,32 @@ static int cmd_create(const struct ctl_opts *o)
 	ret = cru_dm_create(spec.name, cru_spec_sectors(&spec), params, &err);
 	if (ret) {
 		log_error("%s", err.msg);
-		ctl_pool_undo_legs(&spec, o->registry, allocated);
-		return CTL_EXIT_ERROR;
+		ret = CTL_EXIT_ERROR;
+		goto undo;
 	}
 	cru_format_size(spec.size, size, sizeof(size));
 	printf("created %s (%s) as /dev/mapper/%s\n", spec.name, size,
 	       spec.name);
 	return CTL_EXIT_OK;
+undo:
+	ctl_nbd_undo_legs(attached);
+	ctl_pool_undo_legs(&spec, o->registry, allocated);
+	return ret;
 }
 
 static int print_volumes(const struct ctl_opts *o, struct cru_volume *vols,
 			 size_t count)
 {
+	const char *state_dir = getenv("CRUCIBLE_AGENT_STATE_DIR");
 	size_t i;
+	int leg;
+
+	/* What the NBD legs are connected to, and what the agent says. */
+	for (i = 0; i < count; i++)
+		for (leg = 0; leg < CRU_NR_LEGS; leg++)
+			cru_nbdleg_describe(vols[i].table.legs[leg],
+					    state_dir ? state_dir : CRU_AGENT_STATE_DIR,
+					    &vols[i].nbd[leg]);
 
 	if (o->json) {
 		print_json(ctl_status_json(vols, count));
@@ -660,15 +676,21 @@ static int cmd_records(const struct ctl_opts *o)
 
 static int cmd_remove(const struct ctl_opts *o)
 {
+	struct cru_volume vol;
 	struct cru_err err;
+	bool have;
 	int ret;
 
+	/* Its legs, to let go of the NBD devices cruciblectl connected. */
+	have = !cru_dm_volume_read(o->volume, &vol, &err);
 	ret = cru_dm_remove(o->volume, &err);
 	if (ret) {
 		log_error("%s", err.msg);
 		return exit_for(ret);
 	}
 	printf("removed %s\n", o->volume);
+	if (have)
+		ctl_nbd_release_legs(&vol.table);
 	return CTL_EXIT_OK;
 }
 

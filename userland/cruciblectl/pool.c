@@ -144,6 +144,7 @@ static int pool_init(const struct ctl_opts *o)
 	struct cru_pool_reg e, old;
 	struct cru_pool_info info;
 	char path[PATH_MAX], size[32], data[32], uuid[37], w[32];
+	char name[CRU_POOL_NAME_LEN];
 	struct cru_err err;
 	int ret;
 
@@ -152,10 +153,15 @@ static int pool_init(const struct ctl_opts *o)
 		return CTL_EXIT_ERROR;
 	}
 	/* A name in use for another device: refuse before writing anything. */
-	if (o->name && !cru_pool_registry_find(registry, o->name, &old, &err) &&
+	if (o->name)
+		snprintf(name, sizeof(name), "%s", o->name);
+	else
+		cru_pool_default_name(path, name);
+	if (!cru_pool_registry_find(registry, name, &old, &err) &&
 	    strcmp(old.path, path)) {
-		log_error("pool init: a pool named %s is already registered at %s (%s)",
-			  o->name, old.path, registry);
+		log_error("pool init: a pool named %s is already registered at %s (%s)%s",
+			  name, old.path, registry,
+			  o->name ? "" : "; choose another with --name");
 		return CTL_EXIT_USAGE;
 	}
 	ret = cru_pool_init(path, &io, &info, &err);
@@ -566,19 +572,6 @@ int ctl_cmd_region(const struct ctl_opts *o)
 
 /* ---- legs of a volume spec ------------------------------------------------ */
 
-/* Bytes a leg of @spec needs: the volume plus its metadata. */
-static uint64_t leg_bytes(const struct cru_spec *spec)
-{
-	struct crucible_geometry geo;
-	uint32_t region = spec->table.has_region_size ?
-			  (uint32_t)(spec->table.region_size / CRUCIBLE_SECTORS_PER_BLOCK) :
-			  CRUCIBLE_DEFAULT_REGION_BLOCKS;
-
-	if (crucible_geometry_init(&geo, spec->size / CRUCIBLE_BLOCK_SIZE, region))
-		return spec->size;
-	return geo.leg_blocks * CRUCIBLE_BLOCK_SIZE;
-}
-
 /*
  * Give every pool leg of @spec a device: its region (allocated if it is
  * missing), with its device created.  @created says which regions were
@@ -588,7 +581,7 @@ static uint64_t leg_bytes(const struct cru_spec *spec)
 int ctl_pool_resolve_legs(struct cru_spec *spec, const char *registry,
 			  bool created[CRU_NR_LEGS])
 {
-	uint64_t need = leg_bytes(spec);
+	uint64_t need = cru_spec_leg_bytes(spec);
 	int i, ret;
 
 	for (i = 0; i < CRU_NR_LEGS; i++)

@@ -70,6 +70,18 @@ void ctl_render_volume(FILE *out, const struct cru_volume *vol)
 		fprintf(out, "  %-3d  %-8s  %6llu  %s\n", i,
 			cru_leg_state_name(st->legs[i]),
 			(unsigned long long)st->leg_errors[i], t->legs[i]);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		const struct cru_nbdleg_info *nb = &vol->nbd[i];
+
+		if (!nb->nbd)
+			continue;
+		fprintf(out, "  leg %d: %s on /dev/nbd%d, link %s", i, nb->uri,
+			nb->index, nb->link[0] ? nb->link : "unknown (no agent)");
+		if (nb->reconnects >= 0)
+			fprintf(out, ", %lld reconnect%s", nb->reconnects,
+				nb->reconnects == 1 ? "" : "s");
+		fputc('\n', out);
+	}
 }
 
 static json_object *ju64(uint64_t v)
@@ -84,6 +96,25 @@ static json_object *fraction(const char *done_key, uint64_t done,
 
 	json_object_object_add(o, done_key, ju64(done));
 	json_object_object_add(o, "total", ju64(total));
+	return o;
+}
+
+/* An NBD leg: {"uri", "device", "link", "reconnects"}, else null. */
+static json_object *nbd_json(const struct cru_nbdleg_info *nb)
+{
+	json_object *o;
+	char dev[32];
+
+	if (!nb->nbd)
+		return NULL;
+	o = json_object_new_object();
+	snprintf(dev, sizeof(dev), "/dev/nbd%d", nb->index);
+	json_object_object_add(o, "uri", json_object_new_string(nb->uri));
+	json_object_object_add(o, "device", json_object_new_string(dev));
+	json_object_object_add(o, "link", nb->link[0] ?
+			       json_object_new_string(nb->link) : NULL);
+	json_object_object_add(o, "reconnects", nb->reconnects >= 0 ?
+			       json_object_new_int64(nb->reconnects) : NULL);
 	return o;
 }
 
@@ -144,6 +175,7 @@ json_object *ctl_volume_json(const struct cru_volume *vol)
 		json_object_object_add(leg, "state_code",
 				       json_object_new_string(code));
 		json_object_object_add(leg, "errors", ju64(st->leg_errors[i]));
+		json_object_object_add(leg, "nbd", nbd_json(&vol->nbd[i]));
 		json_object_array_add(legs, leg);
 	}
 	json_object_object_add(o, "legs", legs);

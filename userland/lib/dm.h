@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "nbdleg.h"
 #include "nl.h"
 #include "spec.h"
 #include "status.h"
@@ -22,6 +23,8 @@ struct cru_volume {
 	uint32_t event_nr;
 	struct cru_status status;
 	struct cru_table table;
+	/* NBD legs: filled by the caller (cru_nbdleg_describe), else zero. */
+	struct cru_nbdleg_info nbd[CRU_NR_LEGS];
 };
 
 struct cru_dm_name {

@@ -1204,7 +1204,7 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
 	return a;
 }
 
-static void default_name(const char *path, char *name)
+void cru_pool_default_name(const char *path, char name[CRU_POOL_NAME_LEN])
 {
 	char *copy = strdup(path), *base;
 	size_t i, n = 0;
@@ -1389,7 +1389,7 @@ int cru_pool_init(const char *path, const struct cru_pool_init_opts *o,
 	if (o->name)
 		snprintf(sb->name, sizeof(sb->name), "%s", o->name);
 	else
-		default_name(path, sb->name);
+		cru_pool_default_name(path, sb->name);
 
 	/*
 	 * Old superblocks go first, so that a crash half-way leaves no pool

@@ -180,4 +180,7 @@ int cru_pool_discard_flush(struct cru_pool *p, struct cru_err *err);
 void cru_pool_set_crash_after(struct cru_pool *p, long writes, bool torn);
 uint64_t cru_pool_writes(const struct cru_pool *p);
 
+/* The name pool init gives a pool on @path when none is asked for. */
+void cru_pool_default_name(const char *path, char name[CRU_POOL_NAME_LEN]);
+
 #endif /* CRU_POOL_H */

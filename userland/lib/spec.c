@@ -12,6 +12,8 @@
 
 #include <json.h>
 
+#include <crucible/format.h>
+#include "nbd.h"
 #include "parse.h"
 #include "pool.h"
 
@@ -194,11 +196,34 @@ static int spec_pool_leg(json_object *leg, const char *field,
 	return 0;
 }
 
+/* "nbd://host:port/export": a remote leg, kept in canonical form. */
+static int spec_nbd_leg(const char *s, const char *field,
+			struct cru_spec_nbd_leg *nl, struct cru_err *err)
+{
+	struct cru_nbd_uri u;
+	struct cru_err e;
+	char buf[CRU_NBD_URI_MAX + 1];
+
+	if (cru_nbd_parse_uri(s, &u, &e))
+		return cru_err_set(err, -EINVAL, "field '%s': %s", field, e.msg);
+	cru_nbd_format_uri(&u, buf, sizeof(buf));
+	if (strlen(buf) > CRU_SPEC_URI_MAX)
+		return cru_err_set(err, -EINVAL,
+				   "field '%s': the URI is longer than %d characters",
+				   field, CRU_SPEC_URI_MAX);
+	nl->used = true;
+	snprintf(nl->uri, sizeof(nl->uri), "%s", buf);
+	return 0;
+}
+
 static bool same_leg(const struct cru_spec *spec, size_t a, size_t b)
 {
 	const struct cru_spec_pool_leg *x = &spec->pool_legs[a];
 	const struct cru_spec_pool_leg *y = &spec->pool_legs[b];
 
+	if (spec->nbd_legs[a].used || spec->nbd_legs[b].used)
+		return spec->nbd_legs[a].used && spec->nbd_legs[b].used &&
+		       !strcmp(spec->nbd_legs[a].uri, spec->nbd_legs[b].uri);
 	if (x->used != y->used)
 		return false;
 	if (!x->used)
@@ -242,10 +267,12 @@ static int spec_legs(json_object *o, struct cru_spec *spec,
 		}
 		if (!json_object_is_type(leg, json_type_string))
 			return cru_err_set(err, -EINVAL,
-					   "field '%s': expected a string (a device) or an object (a pool region), got %s",
+					   "field '%s': expected a string (a device or an nbd:// URI) or an object (a pool region), got %s",
 					   field, json_type_word(leg));
 		ret = want_string(leg, field, &s, err);
-		if (!ret)
+		if (!ret && !strncmp(s, "nbd", 3) && strstr(s, "://"))
+			ret = spec_nbd_leg(s, field, &spec->nbd_legs[i], err);
+		else if (!ret)
 			ret = copy_word(field, s, spec->table.legs[i],
 					sizeof(spec->table.legs[i]), err);
 		if (ret)
@@ -554,4 +581,16 @@ int cru_spec_table_line(const struct cru_spec *spec, char *buf, size_t len,
 	if (n < 0 || (size_t)n >= len)
 		return cru_err_set(err, -ENOSPC, "table buffer too small");
 	return cru_table_format(&spec->table, buf + n, len - n, err);
+}
+
+uint64_t cru_spec_leg_bytes(const struct cru_spec *spec)
+{
+	struct crucible_geometry geo;
+	uint32_t region = spec->table.has_region_size ?
+			  (uint32_t)(spec->table.region_size / CRUCIBLE_SECTORS_PER_BLOCK) :
+			  CRUCIBLE_DEFAULT_REGION_BLOCKS;
+
+	if (crucible_geometry_init(&geo, spec->size / CRUCIBLE_BLOCK_SIZE, region))
+		return spec->size;
+	return geo.leg_blocks * CRUCIBLE_BLOCK_SIZE;
 }

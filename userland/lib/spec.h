@@ -8,7 +8,8 @@
  *     "legs": ["/dev/a", "/dev/b", "/dev/c"],  required, three legs: a device,
  *             or a pool region: {"pool": "p0", "region": "name", "size": "64M"}
  *             ("region" and "size" optional: a region named and missing, or
- *             unnamed, is allocated, by default as big as the leg needs)
+ *             unnamed, is allocated, by default as big as the leg needs),
+ *             or a remote export: "nbd://host:port/export"
  *     "parent": null | "/dev/origin",       optional read-only origin
  *     "generation": 7,                      optional activation generation
  *     "region_size": "1M" | 1048576,        optional, 64 KiB .. 1 GiB
@@ -38,11 +39,19 @@ struct cru_spec_pool_leg {
 	uint64_t size;			/* bytes, 0 = what the leg needs */
 };
 
+/* A leg given as an NBD export: connected to /dev/nbdN by cruciblectl. */
+#define CRU_SPEC_URI_MAX 511
+struct cru_spec_nbd_leg {
+	bool used;
+	char uri[CRU_SPEC_URI_MAX + 1];	/* canonical nbd://host:port/export */
+};
+
 struct cru_spec {
 	char name[CRU_NAME_MAX + 1];
 	uint64_t size;			/* bytes */
 	struct cru_table table;		/* pool legs: "" until resolved */
 	struct cru_spec_pool_leg pool_legs[CRU_NR_LEGS];
+	struct cru_spec_nbd_leg nbd_legs[CRU_NR_LEGS];	/* table leg "" too */
 };
 
 int cru_spec_parse(const char *json, struct cru_spec *spec,
@@ -59,6 +68,9 @@ static inline uint64_t cru_spec_sectors(const struct cru_spec *spec)
 /* "0 <sectors> crucible <params>" */
 int cru_spec_table_line(const struct cru_spec *spec, char *buf, size_t len,
 			struct cru_err *err);
+
+/* Bytes a leg of @spec needs: the volume plus its metadata. */
+uint64_t cru_spec_leg_bytes(const struct cru_spec *spec);
 
 /* A name device-mapper accepts and that is safe in /dev/mapper. */
 bool cru_volume_name_valid(const char *name);

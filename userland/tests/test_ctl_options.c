@@ -309,6 +309,394 @@ static void remove_takes_one_volume(void **state)
 	assert_int_equal(parse(&o, &err, "remove", NULL), -EINVAL);
 }
 
+static void pool_init_forms(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "pool", "init", "/dev/sdb", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_POOL);
+	assert_int_equal(o.pool_action, CTL_POOL_INIT);
+	assert_string_equal(o.pool, "/dev/sdb");
+	assert_null(o.name);
+	assert_false(o.force);
+	assert_false(o.all);
+	assert_null(o.registry);
+	assert_null(o.region);
+	assert_int_equal(o.size, 0);
+
+	assert_int_equal(parse(&o, &err, "pool", "init", "/dev/sdb", "--name", "p0",
+			       "--force", "--registry", "/tmp/reg", NULL), 0);
+	assert_int_equal(o.pool_action, CTL_POOL_INIT);
+	assert_string_equal(o.pool, "/dev/sdb");
+	assert_string_equal(o.name, "p0");
+	assert_true(o.force);
+	assert_string_equal(o.registry, "/tmp/reg");
+
+	/* Short options, before the action and after the device. */
+	assert_int_equal(parse(&o, &err, "-v", "pool", "-n", "big.pool", "-f",
+			       "init", "disk.img", "-R", "reg", NULL), 0);
+	assert_int_equal(o.verbose, 1);
+	assert_int_equal(o.pool_action, CTL_POOL_INIT);
+	assert_string_equal(o.pool, "disk.img");
+	assert_string_equal(o.name, "big.pool");
+	assert_true(o.force);
+	assert_string_equal(o.registry, "reg");
+	assert_int_equal(parse(&o, &err, "pool", "init", "--name=p1", "disk.img",
+			       NULL), 0);
+	assert_string_equal(o.name, "p1");
+	assert_false(o.force);
+}
+
+static void pool_list_and_show_forms(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "pool", "list", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_POOL);
+	assert_int_equal(o.pool_action, CTL_POOL_LIST);
+	assert_null(o.pool);
+	assert_null(o.registry);
+	assert_int_equal(parse(&o, &err, "pool", "list", "--registry", "/etc/x",
+			       NULL), 0);
+	assert_int_equal(o.pool_action, CTL_POOL_LIST);
+	assert_string_equal(o.registry, "/etc/x");
+
+	assert_int_equal(parse(&o, &err, "pool", "show", "p0", NULL), 0);
+	assert_int_equal(o.pool_action, CTL_POOL_SHOW);
+	assert_string_equal(o.pool, "p0");
+	assert_null(o.registry);
+	assert_int_equal(parse(&o, &err, "pool", "-R", "r", "show", "/dev/sdb",
+			       NULL), 0);
+	assert_int_equal(o.pool_action, CTL_POOL_SHOW);
+	assert_string_equal(o.pool, "/dev/sdb");
+	assert_string_equal(o.registry, "r");
+}
+
+static void pool_open_and_close_forms(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "pool", "open", "p0", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_POOL);
+	assert_int_equal(o.pool_action, CTL_POOL_OPEN);
+	assert_string_equal(o.pool, "p0");
+	assert_false(o.all);
+	assert_int_equal(parse(&o, &err, "pool", "close", "p0", "--registry", "r",
+			       NULL), 0);
+	assert_int_equal(o.pool_action, CTL_POOL_CLOSE);
+	assert_string_equal(o.pool, "p0");
+	assert_string_equal(o.registry, "r");
+	assert_false(o.all);
+
+	assert_int_equal(parse(&o, &err, "pool", "open", "--all", NULL), 0);
+	assert_int_equal(o.pool_action, CTL_POOL_OPEN);
+	assert_true(o.all);
+	assert_null(o.pool);
+	assert_int_equal(parse(&o, &err, "pool", "-a", "close", "-R", "r", NULL), 0);
+	assert_int_equal(o.pool_action, CTL_POOL_CLOSE);
+	assert_true(o.all);
+	assert_null(o.pool);
+	assert_string_equal(o.registry, "r");
+}
+
+static void pool_usage_errors(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "pool", NULL), -EINVAL);
+	assert_contains(err.msg, "pool: missing action");
+	assert_int_equal(parse(&o, &err, "pool", "--force", NULL), -EINVAL);
+	assert_contains(err.msg, "pool: missing action");
+	assert_int_equal(parse(&o, &err, "pool", "format", "/dev/sdb", NULL), -EINVAL);
+	assert_contains(err.msg, "pool: unknown action 'format'");
+
+	/* Missing or extra device / pool. */
+	assert_int_equal(parse(&o, &err, "pool", "init", NULL), -EINVAL);
+	assert_contains(err.msg, "pool init: expected 1 argument, got 0");
+	assert_int_equal(parse(&o, &err, "pool", "init", "--name", "p0", "--force",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "pool init: expected 1 argument, got 0");
+	assert_int_equal(parse(&o, &err, "pool", "init", "a", "b", NULL), -EINVAL);
+	assert_contains(err.msg, "pool init: expected 1 argument, got 2");
+	assert_int_equal(parse(&o, &err, "pool", "init", "", NULL), -EINVAL);
+	assert_contains(err.msg, "pool init: empty pool");
+	assert_int_equal(parse(&o, &err, "pool", "show", NULL), -EINVAL);
+	assert_contains(err.msg, "pool show: expected 1 argument, got 0");
+	assert_int_equal(parse(&o, &err, "pool", "show", "p0", "p1", NULL), -EINVAL);
+	assert_contains(err.msg, "pool show: expected 1 argument, got 2");
+	assert_int_equal(parse(&o, &err, "pool", "list", "p0", NULL), -EINVAL);
+	assert_contains(err.msg, "pool list: expected 0 arguments, got 1");
+	assert_int_equal(parse(&o, &err, "pool", "open", NULL), -EINVAL);
+	assert_contains(err.msg, "pool open: expected 1 argument, got 0");
+	assert_int_equal(parse(&o, &err, "pool", "close", "a", "b", NULL), -EINVAL);
+	assert_contains(err.msg, "pool close: expected 1 argument, got 2");
+	assert_int_equal(parse(&o, &err, "pool", "open", "p0", "--all", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool open: --all or a pool, not both");
+	assert_int_equal(parse(&o, &err, "pool", "close", "--all", "p0", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool close: --all or a pool, not both");
+
+	/* Options of other actions. */
+	assert_int_equal(parse(&o, &err, "pool", "show", "p0", "--force", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool show: --name and --force are for init");
+	assert_int_equal(parse(&o, &err, "pool", "list", "--name", "p0", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool list: --name and --force are for init");
+	assert_int_equal(parse(&o, &err, "pool", "open", "p0", "-f", NULL), -EINVAL);
+	assert_contains(err.msg, "pool open: --name and --force are for init");
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--all", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool init: --all is for open and close");
+	assert_int_equal(parse(&o, &err, "pool", "show", "--all", NULL), -EINVAL);
+	assert_contains(err.msg, "pool show: --all is for open and close");
+	assert_int_equal(parse(&o, &err, "pool", "list", "--all", NULL), -EINVAL);
+	assert_contains(err.msg, "pool list: --all is for open and close");
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--size", "1G", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool init: --size is for region create");
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--size", "1Q", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool: --size: '1Q': unknown unit");
+
+	/* Bad option values, unknown options. */
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--name", "", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool: --name is empty");
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--name", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool: option '--name' needs a value");
+	assert_int_equal(parse(&o, &err, "pool", "list", "--registry", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool: option '--registry' needs a value");
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--bogus", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "pool: unknown option '--bogus'");
+	assert_int_equal(parse(&o, &err, "pool", "list", "-z", NULL), -EINVAL);
+	assert_contains(err.msg, "pool: unknown option '-z'");
+	/* Options of other subcommands are unknown here. */
+	assert_int_equal(parse(&o, &err, "pool", "list", "--json", NULL), -EINVAL);
+	assert_contains(err.msg, "pool: unknown option '--json'");
+}
+
+static void region_create_forms(void **state)
+{
+	static const struct {
+		const char *word;
+		uint64_t bytes;
+	} sizes[] = {
+		{ "4096", 4096 },
+		{ "8192B", 8192 },
+		{ "512K", 512ULL << 10 },
+		{ "64M", 64ULL << 20 },
+		{ "64m", 64ULL << 20 },
+		{ "3G", 3ULL << 30 },
+		{ "2GiB", 2ULL << 30 },
+		{ "1T", 1ULL << 40 },
+		{ "5000", 5000 },	/* rounded up to blocks by the pool */
+	};
+	struct ctl_opts o;
+	struct cru_err err;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "64M",
+			       NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_REGION);
+	assert_int_equal(o.region_action, CTL_REGION_CREATE);
+	assert_string_equal(o.pool, "p0");
+	assert_int_equal(o.size, 64 << 20);
+	assert_null(o.name);
+	assert_null(o.region);
+	assert_null(o.registry);
+	assert_false(o.force);
+	assert_false(o.all);
+
+	assert_int_equal(parse(&o, &err, "region", "create", "-s", "1G", "-n", "leg0",
+			       "-R", "/tmp/reg", "/dev/sdb", NULL), 0);
+	assert_int_equal(o.region_action, CTL_REGION_CREATE);
+	assert_string_equal(o.pool, "/dev/sdb");
+	assert_int_equal(o.size, 1 << 30);
+	assert_string_equal(o.name, "leg0");
+	assert_string_equal(o.registry, "/tmp/reg");
+	/* The name is not checked here: the pool says what is valid. */
+	assert_int_equal(parse(&o, &err, "region", "--name", "leg-0", "create", "p0",
+			       "--size=128K", NULL), 0);
+	assert_string_equal(o.name, "leg-0");
+	assert_int_equal(o.size, 128 << 10);
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size",
+				       sizes[i].word, NULL), 0);
+		assert_true(o.size == sizes[i].bytes);
+	}
+	/* The last --size wins. */
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "-s", "1M", "-s",
+			       "2M", NULL), 0);
+	assert_int_equal(o.size, 2 << 20);
+}
+
+static void region_remove_and_list_forms(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "region", "remove", "p0", "leg0", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_REGION);
+	assert_int_equal(o.region_action, CTL_REGION_REMOVE);
+	assert_string_equal(o.pool, "p0");
+	assert_string_equal(o.region, "leg0");
+	assert_null(o.name);
+	assert_int_equal(o.size, 0);
+	assert_int_equal(parse(&o, &err, "region", "remove", "--registry", "r",
+			       "/dev/sdb", "r3", NULL), 0);
+	assert_int_equal(o.region_action, CTL_REGION_REMOVE);
+	assert_string_equal(o.pool, "/dev/sdb");
+	assert_string_equal(o.region, "r3");
+	assert_string_equal(o.registry, "r");
+
+	assert_int_equal(parse(&o, &err, "region", "list", "p0", NULL), 0);
+	assert_int_equal(o.region_action, CTL_REGION_LIST);
+	assert_string_equal(o.pool, "p0");
+	assert_null(o.region);
+	assert_int_equal(parse(&o, &err, "region", "list", "p0", "-R", "r", NULL), 0);
+	assert_string_equal(o.registry, "r");
+
+	/* "region" and "regions" are different commands. */
+	assert_int_equal(parse(&o, &err, "regions", "vol0", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_REGIONS);
+	assert_string_equal(o.volume, "vol0");
+}
+
+static void region_usage_errors(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "region", NULL), -EINVAL);
+	assert_contains(err.msg, "region: missing action");
+	assert_int_equal(parse(&o, &err, "region", "resize", "p0", "r0", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region: unknown action 'resize'");
+	assert_int_equal(parse(&o, &err, "region", "init", "p0", NULL), -EINVAL);
+	assert_contains(err.msg, "region: unknown action 'init'");
+
+	/* Missing or extra pool / region. */
+	assert_int_equal(parse(&o, &err, "region", "create", "--size", "1M", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region create: expected 1 argument, got 0");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "r0", "--size",
+			       "1M", NULL), -EINVAL);
+	assert_contains(err.msg, "region create: expected 1 argument, got 2");
+	assert_int_equal(parse(&o, &err, "region", "remove", "p0", NULL), -EINVAL);
+	assert_contains(err.msg, "region remove: expected 2 arguments, got 1");
+	assert_int_equal(parse(&o, &err, "region", "remove", NULL), -EINVAL);
+	assert_contains(err.msg, "region remove: expected 2 arguments, got 0");
+	assert_int_equal(parse(&o, &err, "region", "remove", "p0", "a", "b", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region remove: expected 2 arguments, got 3");
+	assert_int_equal(parse(&o, &err, "region", "list", NULL), -EINVAL);
+	assert_contains(err.msg, "region list: expected 1 argument, got 0");
+	assert_int_equal(parse(&o, &err, "region", "list", "p0", "r0", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region list: expected 1 argument, got 2");
+
+	/* --size: required, not 0, a size. */
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", NULL), -EINVAL);
+	assert_contains(err.msg, "region create: --size is required");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--name", "x",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region create: --size is required");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "0",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "--size is required (and not 0)");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "0G",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "--size is required (and not 0)");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "1Q",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region: --size: '1Q': unknown unit 'Q'");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "1MBB",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region: --size: '1MBB': unknown unit");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "big",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region: --size: 'big' is not a size");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "-1M",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region: --size: '-1M' is not a size");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region: --size: '' is not a size");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size",
+			       "20000000000000000P", NULL), -EINVAL);
+	assert_contains(err.msg, "is too large");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region: option '--size' needs a value");
+
+	/* Options that are not the action's. */
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "1M",
+			       "--force", NULL), -EINVAL);
+	assert_contains(err.msg, "region: --force and --all are for pool");
+	assert_int_equal(parse(&o, &err, "region", "list", "p0", "--all", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region: --force and --all are for pool");
+	assert_int_equal(parse(&o, &err, "region", "list", "p0", "--name", "x",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region list: --name and --size are for create");
+	assert_int_equal(parse(&o, &err, "region", "remove", "p0", "r0", "--size",
+			       "1M", NULL), -EINVAL);
+	assert_contains(err.msg, "region remove: --name and --size are for create");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "1M",
+			       "--name", "", NULL), -EINVAL);
+	assert_contains(err.msg, "region: --name is empty");
+	assert_int_equal(parse(&o, &err, "region", "create", "p0", "--size", "1M",
+			       "--bogus", NULL), -EINVAL);
+	assert_contains(err.msg, "region: unknown option '--bogus'");
+	assert_int_equal(parse(&o, &err, "region", "list", "p0", "-x", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region: unknown option '-x'");
+	assert_int_equal(parse(&o, &err, "region", "list", "p0", "--registry", NULL),
+			 -EINVAL);
+	assert_contains(err.msg, "region: option '--registry' needs a value");
+}
+
+static void pool_and_region_help(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(parse(&o, &err, "pool", "--help", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_HELP);
+	assert_int_equal(o.help_cmd, CTL_CMD_POOL);
+	/* --help wins over what would be a usage error. */
+	assert_int_equal(parse(&o, &err, "pool", "init", "-h", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_HELP);
+	assert_int_equal(o.help_cmd, CTL_CMD_POOL);
+	assert_int_equal(parse(&o, &err, "region", "create", "--help", NULL), 0);
+	assert_int_equal(o.cmd, CTL_CMD_HELP);
+	assert_int_equal(o.help_cmd, CTL_CMD_REGION);
+	assert_int_equal(parse(&o, &err, "help", "pool", NULL), 0);
+	assert_int_equal(o.help_cmd, CTL_CMD_POOL);
+	assert_int_equal(parse(&o, &err, "help", "region", NULL), 0);
+	assert_int_equal(o.help_cmd, CTL_CMD_REGION);
+	assert_string_equal(ctl_cmd_name(CTL_CMD_POOL), "pool");
+	assert_string_equal(ctl_cmd_name(CTL_CMD_REGION), "region");
+}
+
 static void help_and_version(void **state)
 {
 	struct ctl_opts o;
@@ -349,7 +737,8 @@ static void usage_lists_every_command(void **state)
 	static const enum ctl_cmd cmds[] = {
 		CTL_CMD_FORMAT, CTL_CMD_CREATE, CTL_CMD_STATUS,
 		CTL_CMD_RECONCILE, CTL_CMD_LEG, CTL_CMD_REMOVE,
-		CTL_CMD_REGIONS, CTL_CMD_RECORDS,
+		CTL_CMD_REGIONS, CTL_CMD_RECORDS, CTL_CMD_POOL,
+		CTL_CMD_REGION,
 	};
 	char *text = NULL;
 	size_t len = 0, i;
@@ -362,6 +751,27 @@ static void usage_lists_every_command(void **state)
 		assert_contains(text, ctl_cmd_name(cmds[i]));
 	assert_contains(text, "--version");
 	assert_contains(text, "Exit status");
+	assert_contains(text, "pool init <device|file>");
+	assert_contains(text, "region create <pool> --size SIZE");
+	assert_contains(text, "6 no such pool or region");
+	assert_contains(text, "enough free space in the pool");
+	free(text);
+
+	f = open_memstream(&text, &len);
+	ctl_usage(f, CTL_CMD_POOL);
+	fclose(f);
+	assert_contains(text, "--name NAME");
+	assert_contains(text, "--force");
+	assert_contains(text, "--all");
+	assert_contains(text, "--registry FILE");
+	free(text);
+
+	f = open_memstream(&text, &len);
+	ctl_usage(f, CTL_CMD_REGION);
+	fclose(f);
+	assert_contains(text, "--size SIZE");
+	assert_contains(text, "remove <pool> <region>");
+	assert_contains(text, "--registry FILE");
 	free(text);
 
 	f = open_memstream(&text, &len);
@@ -386,6 +796,14 @@ int main(void)
 		cmocka_unit_test(regions_range_and_json),
 		cmocka_unit_test(records_leg_and_range),
 		cmocka_unit_test(remove_takes_one_volume),
+		cmocka_unit_test(pool_init_forms),
+		cmocka_unit_test(pool_list_and_show_forms),
+		cmocka_unit_test(pool_open_and_close_forms),
+		cmocka_unit_test(pool_usage_errors),
+		cmocka_unit_test(region_create_forms),
+		cmocka_unit_test(region_remove_and_list_forms),
+		cmocka_unit_test(region_usage_errors),
+		cmocka_unit_test(pool_and_region_help),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(unknown_or_missing_command),
 		cmocka_unit_test(usage_lists_every_command),

@@ -226,6 +226,45 @@ static void human_table_shows_legs_and_progress(void **state)
 	free(text);
 }
 
+static void nbd_legs_show_remote_device_link_and_reconnects(void **state)
+{
+	struct cru_volume v;
+	json_object *o, *nb;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	make_volume(&v, "vol0", 2097152,
+		    "1 rw 7 99 AFA 1020/1024 - running 1 2 3 4 5 0 0 17",
+		    "253:1 43:32 43:64 - 0");
+	v.nbd[1] = (struct cru_nbdleg_info){ .nbd = true, .index = 1,
+		.uri = "nbd://host-b:10809/disk", .link = "dead", .reconnects = 2 };
+	v.nbd[2] = (struct cru_nbdleg_info){ .nbd = true, .index = 2,
+		.uri = "nbd://host-c:10809/disk", .reconnects = -1 };
+	f = open_memstream(&text, &len);
+	ctl_render_volume(f, &v);
+	fclose(f);
+	assert_contains(text, "  leg 1: nbd://host-b:10809/disk on /dev/nbd1, link dead, 2 reconnects\n");
+	assert_contains(text, "  leg 2: nbd://host-c:10809/disk on /dev/nbd2, link unknown (no agent)\n");
+	if (strstr(text, "leg 0:"))
+		fail_msg("a local leg described as NBD: %s", text);
+	free(text);
+
+	o = ctl_volume_json(&v);
+	assert_true(json_object_is_type(get(json_object_array_get_idx(get(o, "legs"), 0), "nbd"),
+					json_type_null));
+	nb = get(json_object_array_get_idx(get(o, "legs"), 1), "nbd");
+	assert_string_equal(json_object_get_string(get(nb, "uri")), "nbd://host-b:10809/disk");
+	assert_string_equal(json_object_get_string(get(nb, "device")), "/dev/nbd1");
+	assert_string_equal(json_object_get_string(get(nb, "link")), "dead");
+	assert_int_equal(json_object_get_int64(get(nb, "reconnects")), 2);
+	nb = get(json_object_array_get_idx(get(o, "legs"), 2), "nbd");
+	assert_true(json_object_is_type(get(nb, "link"), json_type_null));
+	assert_true(json_object_is_type(get(nb, "reconnects"), json_type_null));
+	json_object_put(o);
+}
+
 static void progress_line(void **state)
 {
 	struct cru_volume v;
@@ -412,6 +451,7 @@ int main(void)
 		cmocka_unit_test(human_table_shows_hydration_progress),
 		cmocka_unit_test(status_document_round_trips),
 		cmocka_unit_test(human_table_shows_legs_and_progress),
+		cmocka_unit_test(nbd_legs_show_remote_device_link_and_reconnects),
 		cmocka_unit_test(progress_line),
 		cmocka_unit_test(wait_verdicts),
 		cmocka_unit_test(regions_table_and_plan),

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The built programs, run as a user would: --help, --version, usage
- * errors and their exit codes, and `cruciblectl format` on files.
- * Nothing here needs device-mapper.
+ * errors and their exit codes, and `cruciblectl format`, `pool` and
+ * `region` on files.  Nothing here needs device-mapper: a pool on a file
+ * has no region devices, so region create and remove only change the pool.
  */
 #include "test.h"
 
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <crucible/format.h>
@@ -71,6 +74,11 @@ static void cruciblectl_help_lists_every_subcommand(void **state)
 		"leg <volume> replace <n> <device>", "remove <volume>",
 		"regions <volume> [--first N] [--count N] [--json]",
 		"records <volume> <leg> <first> <count> [--json]",
+		"pool init <device|file> [--name NAME] [--force]", "pool list",
+		"pool show <pool>", "pool open|close <pool>|--all",
+		"region create <pool> --size SIZE [--name NAME]",
+		"region remove <pool> <region>", "region list <pool>",
+		"6 no such pool or region", "7 not\nenough free space",
 		"--version", "--help",
 	};
 	struct run *r = malloc(sizeof(*r));
@@ -108,6 +116,18 @@ static void cruciblectl_subcommand_help(void **state)
 	RUN(r, CTL_BIN, "help", "format");
 	assert_int_equal(r->status, 0);
 	assert_contains(r->out, "--region-size");
+	RUN(r, CTL_BIN, "pool", "--help");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "Usage: cruciblectl [-v] pool init <device|file>");
+	assert_contains(r->out, "--registry FILE");
+	assert_contains(r->out, "/dev/mapper/crucible-pool-<pool>-<region>");
+	RUN(r, CTL_BIN, "help", "region");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "Usage: cruciblectl [-v] region create <pool> --size SIZE");
+	assert_contains(r->out, "-n, --name NAME");
+	RUN(r, CTL_BIN, "region", "create", "--help");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "--size SIZE");
 	free(r);
 }
 
@@ -125,6 +145,43 @@ static void cruciblectl_usage_errors_exit_2(void **state)
 	RUN(r, CTL_BIN, "leg", "vol0", "fail", "7");
 	assert_int_equal(r->status, 2);
 	assert_contains(r->err, "'7' is not a leg");
+	free(r);
+}
+
+/* Pool and region usage errors: exit 2 before anything is opened. */
+static void cruciblectl_pool_usage_errors_exit_2(void **state)
+{
+	struct run *r = malloc(sizeof(*r));
+
+	(void)state;
+	RUN(r, CTL_BIN, "pool");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "cruciblectl: error: pool: missing action");
+	RUN(r, CTL_BIN, "pool", "frob", "x");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "pool: unknown action 'frob'");
+	RUN(r, CTL_BIN, "pool", "init");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "pool init: expected 1 argument, got 0");
+	RUN(r, CTL_BIN, "pool", "show", "p0", "--force");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "--name and --force are for init");
+	RUN(r, CTL_BIN, "pool", "open", "p0", "--all");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "--all or a pool, not both");
+	RUN(r, CTL_BIN, "region", "create", "p0");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "region create: --size is required");
+	RUN(r, CTL_BIN, "region", "create", "p0", "--size", "12X");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "unknown unit 'X'");
+	RUN(r, CTL_BIN, "region", "remove", "p0");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "region remove: expected 2 arguments, got 1");
+	RUN(r, CTL_BIN, "region", "list", "p0", "--bogus");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "region: unknown option '--bogus'");
+	assert_string_equal(r->out, "");
 	free(r);
 }
 
@@ -232,6 +289,377 @@ static void cruciblectl_netlink_commands_name_what_is_missing(void **state)
 	free(r);
 }
 
+/*
+ * A 64 MiB sparse file for a pool, and a registry of its own through
+ * $CRUCIBLE_POOLS (which the programs run here inherit).
+ */
+struct pool_fx {
+	char *dir;
+	char file[PATH_MAX + 16];	/* the pool's file, as realpath() says */
+	char registry[PATH_MAX + 16];
+	struct run r;
+};
+
+static int pool_setup(void **state)
+{
+	struct pool_fx *fx = calloc(1, sizeof(*fx));
+	char real[PATH_MAX];
+
+	if (!fx)
+		return -1;
+	fx->dir = test_tmpdir();
+	if (!fx->dir || !realpath(fx->dir, real)) {
+		free(fx);
+		return -1;
+	}
+	snprintf(fx->file, sizeof(fx->file), "%s/pool.img", real);
+	snprintf(fx->registry, sizeof(fx->registry), "%s/pools", real);
+	test_make_file(fx->file, 64 << 20);
+	if (setenv("CRUCIBLE_POOLS", fx->registry, 1))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int pool_teardown(void **state)
+{
+	struct pool_fx *fx = *state;
+
+	unsetenv("CRUCIBLE_POOLS");
+	test_rm_rf(fx->dir);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void read_text(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	slurp(f, buf, len);
+}
+
+/* `pool init FILE --name p`, checked; its uuid into @uuid. */
+static void init_pool(struct pool_fx *fx, char uuid[37])
+{
+	struct run *r = &fx->r;
+	char want[2 * PATH_MAX];
+	const char *u;
+
+	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "p");
+	assert_int_equal(r->status, 0);
+	snprintf(want, sizeof(want), "pool p on %s: 64.0 MiB, block size 4096, ",
+		 fx->file);
+	assert_contains(r->out, want);
+	assert_contains(r->out, "256 region slots");
+	snprintf(want, sizeof(want), "registered in %s\n", fx->registry);
+	assert_contains(r->out, want);
+	assert_string_equal(r->err, "");
+	u = strstr(r->out, ", uuid ");
+	assert_non_null(u);
+	memcpy(uuid, u + 7, 36);
+	uuid[36] = '\0';
+	assert_int_equal(strspn(uuid, "0123456789abcdef-"), 36);
+}
+
+static void pool_init_list_show_on_a_file(void **state)
+{
+	struct pool_fx *fx = *state;
+	struct run *r = &fx->r;
+	char uuid[37], want[2 * PATH_MAX], text[8192], other[PATH_MAX + 16];
+
+	init_pool(fx, uuid);
+	/* The registry: "<name> <path> <uuid>". */
+	read_text(fx->registry, text, sizeof(text));
+	snprintf(want, sizeof(want), "\np %s %s\n", fx->file, uuid);
+	assert_contains(text, want);
+
+	RUN(r, CTL_BIN, "pool", "list");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "POOL");
+	assert_contains(r->out, "STATE");
+	snprintf(want, sizeof(want), "p                %s", fx->file);
+	assert_contains(r->out, want);
+	assert_contains(r->out, "62.0 MiB   62.0 MiB    0/256  ok\n");
+	assert_string_equal(r->err, "");
+
+	RUN(r, CTL_BIN, "pool", "show", "p");
+	assert_int_equal(r->status, 0);
+	snprintf(want, sizeof(want), "pool p: 64.0 MiB on %s (file)\n", fx->file);
+	assert_contains(r->out, want);
+	snprintf(want, sizeof(want), "  uuid             %s\n", uuid);
+	assert_contains(r->out, want);
+	assert_contains(r->out, "  block size       4096\n");
+	assert_contains(r->out, "  generation       1\n");
+	assert_contains(r->out, "  space            62.0 MiB, 62.0 MiB free in 1 extent (largest 62.0 MiB)\n");
+	assert_contains(r->out, "  regions          0 of 256\n");
+	assert_null(strstr(r->out, "needs recovery"));
+	assert_string_equal(r->err, "");
+
+	/* By path (anything with a '/'), and the same pool. */
+	RUN(r, CTL_BIN, "pool", "show", fx->file);
+	assert_int_equal(r->status, 0);
+	snprintf(want, sizeof(want), "  uuid             %s\n", uuid);
+	assert_contains(r->out, want);
+
+	/* --registry wins over $CRUCIBLE_POOLS. */
+	snprintf(other, sizeof(other), "%s/other", fx->dir);
+	RUN(r, CTL_BIN, "pool", "list", "--registry", other);
+	assert_int_equal(r->status, 0);
+	snprintf(want, sizeof(want), "no pools registered in %s\n", other);
+	assert_string_equal(r->out, want);
+	RUN(r, CTL_BIN, "pool", "show", "p", "-R", other);
+	assert_int_equal(r->status, 6);
+	assert_contains(r->err, "no pool named p in ");
+}
+
+static void pool_init_refuses_what_it_finds(void **state)
+{
+	struct pool_fx *fx = *state;
+	struct run *r = &fx->r;
+	char uuid[37], want[2 * PATH_MAX], before[8192], after[8192];
+	char second[PATH_MAX + 16], small[PATH_MAX + 16], missing[PATH_MAX + 16];
+	static const char zero[65536];
+	char *head = malloc(sizeof(zero));
+
+	assert_non_null(head);
+	init_pool(fx, uuid);
+	read_text(fx->registry, before, sizeof(before));
+
+	/* A pool on it: exit 4, naming the pool found. */
+	RUN(r, CTL_BIN, "pool", "init", fx->file);
+	assert_int_equal(r->status, 4);
+	snprintf(want, sizeof(want),
+		 "cruciblectl: error: pool init: %s carries a crucible pool 'p' (uuid %s); not touching it (use --force to overwrite)",
+		 fx->file, uuid);
+	assert_contains(r->err, want);
+	assert_string_equal(r->out, "");
+	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "q");
+	assert_int_equal(r->status, 4);
+	assert_contains(r->err, "carries a crucible pool 'p'");
+	/* Nothing changed: the same pool, the same registry. */
+	read_text(fx->registry, after, sizeof(after));
+	assert_string_equal(before, after);
+	RUN(r, CTL_BIN, "pool", "show", "p");
+	assert_int_equal(r->status, 0);
+	snprintf(want, sizeof(want), "  uuid             %s\n", uuid);
+	assert_contains(r->out, want);
+
+	/* A name registered for another device: exit 2, nothing written. */
+	snprintf(second, sizeof(second), "%s/second.img", fx->dir);
+	test_make_file(second, 64 << 20);
+	RUN(r, CTL_BIN, "pool", "init", second, "--name", "p");
+	assert_int_equal(r->status, 2);
+	snprintf(want, sizeof(want), "a pool named p is already registered at %s",
+		 fx->file);
+	assert_contains(r->err, want);
+	test_pread(second, head, sizeof(zero), 0);
+	assert_memory_equal(head, zero, sizeof(zero));
+	read_text(fx->registry, after, sizeof(after));
+	assert_string_equal(before, after);
+	/* The same for the name init would choose itself (the file's name). */
+	snprintf(second, sizeof(second), "%s/p", fx->dir);
+	test_make_file(second, 64 << 20);
+	RUN(r, CTL_BIN, "pool", "init", second);
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "choose another with --name");
+	test_pread(second, head, sizeof(zero), 0);
+	assert_memory_equal(head, zero, sizeof(zero));
+	read_text(fx->registry, after, sizeof(after));
+	assert_string_equal(before, after);
+
+	/* Too small, or missing: exit 1. */
+	snprintf(small, sizeof(small), "%s/small.img", fx->dir);
+	test_make_file(small, 1 << 20);
+	RUN(r, CTL_BIN, "pool", "init", small, "--name", "s");
+	assert_int_equal(r->status, 1);
+	assert_contains(r->err, "too small for a pool (1.0 MiB;");
+	snprintf(missing, sizeof(missing), "%s/missing.img", fx->dir);
+	RUN(r, CTL_BIN, "pool", "init", missing, "--name", "m");
+	assert_int_equal(r->status, 1);
+	assert_contains(r->err, "No such file or directory");
+	read_text(fx->registry, after, sizeof(after));
+	assert_string_equal(before, after);
+
+	/* --force overwrites it: a new pool (new uuid), registered again. */
+	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "p", "--force");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "registered in");
+	assert_null(strstr(r->out, uuid));
+	read_text(fx->registry, after, sizeof(after));
+	assert_null(strstr(after, uuid));
+	snprintf(want, sizeof(want), "\np %s ", fx->file);
+	assert_contains(after, want);
+	free(head);
+}
+
+static void region_create_refusals(void **state)
+{
+	struct pool_fx *fx = *state;
+	struct run *r = &fx->r;
+	char uuid[37], want[2 * PATH_MAX], blank[PATH_MAX + 16];
+	char other[PATH_MAX + 16];
+
+	init_pool(fx, uuid);
+
+	/* No such pool: exit 6, saying where it looked. */
+	RUN(r, CTL_BIN, "region", "create", "nopool", "--size", "1M");
+	assert_int_equal(r->status, 6);
+	snprintf(want, sizeof(want), "cruciblectl: error: no pool named nopool in %s",
+		 fx->registry);
+	assert_contains(r->err, want);
+	assert_string_equal(r->out, "");
+	snprintf(blank, sizeof(blank), "%s/blank.img", fx->dir);
+	test_make_file(blank, 64 << 20);
+	RUN(r, CTL_BIN, "region", "create", blank, "--size", "1M");
+	assert_int_equal(r->status, 6);
+	assert_contains(r->err, "no crucible pool on it");
+	snprintf(want, sizeof(want), "%s/nothing-here", fx->dir);
+	RUN(r, CTL_BIN, "region", "create", want, "--size", "1M");
+	assert_int_equal(r->status, 6);
+	RUN(r, CTL_BIN, "region", "list", "nopool");
+	assert_int_equal(r->status, 6);
+	RUN(r, CTL_BIN, "region", "remove", "nopool", "r0");
+	assert_int_equal(r->status, 6);
+	RUN(r, CTL_BIN, "pool", "show", "nopool");
+	assert_int_equal(r->status, 6);
+	RUN(r, CTL_BIN, "pool", "open", "nopool");
+	assert_int_equal(r->status, 6);
+
+	/* Over the free space: exit 7, saying how much is free. */
+	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1G");
+	assert_int_equal(r->status, 7);
+	assert_contains(r->err, "region create: pool p: not enough free space for region r0: 1.0 GiB needed, 62.0 MiB free");
+	assert_string_equal(r->out, "");
+	RUN(r, CTL_BIN, "region", "create", "p", "--size", "63M", "--name", "big");
+	assert_int_equal(r->status, 7);
+	assert_contains(r->err, "not enough free space for region big: 63.0 MiB needed, 62.0 MiB free");
+
+	/* The registered name now on another pool (re-made under another
+	 * registry): refused, exit 6. */
+	snprintf(other, sizeof(other), "%s/other", fx->dir);
+	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "p", "--force",
+	    "--registry", other);
+	assert_int_equal(r->status, 0);
+	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1M");
+	assert_int_equal(r->status, 6);
+	snprintf(want, sizeof(want), "not the registered one (uuid %s)", uuid);
+	assert_contains(r->err, want);
+
+	/* None of that changed the pool. */
+	RUN(r, CTL_BIN, "pool", "show", "p", "--registry", other);
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "  generation       1\n");
+	assert_contains(r->out, "  regions          0 of 256\n");
+	assert_contains(r->out, "62.0 MiB, 62.0 MiB free");
+}
+
+/* A pool on a file: regions are allocated and freed, with no device. */
+static void regions_of_a_pool_on_a_file(void **state)
+{
+	struct pool_fx *fx = *state;
+	struct run *r = &fx->r;
+	char uuid[37];
+
+	init_pool(fx, uuid);
+	RUN(r, CTL_BIN, "region", "create", "p", "--size", "8M", "--name", "leg0");
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->out, "region leg0 of pool p: 8.0 MiB in 1 extent (the pool is a file: no device)\n");
+	RUN(r, CTL_BIN, "region", "create", "p", "-s", "5000");
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->out, "region r0 of pool p: 8.0 KiB in 1 extent (the pool is a file: no device)\n");
+
+	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1M", "--name", "leg0");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "region leg0 already exists");
+	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1M", "--name", "-x");
+	assert_int_equal(r->status, 2);
+	assert_contains(r->err, "'-x' is not a valid region name");
+	/* 62 MiB - 8 MiB - 8 KiB are left. */
+	RUN(r, CTL_BIN, "region", "create", "p", "--size", "54M");
+	assert_int_equal(r->status, 7);
+	assert_contains(r->err, "54.0 MiB needed, 54.0 MiB free");
+
+	RUN(r, CTL_BIN, "region", "list", "p");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "  leg0                    8.0 MiB  1 extent    /dev/mapper/crucible-pool-p-leg0  (pool on a file)\n");
+	assert_contains(r->out, "  r0                      8.0 KiB  1 extent    /dev/mapper/crucible-pool-p-r0  (pool on a file)\n");
+	RUN(r, CTL_BIN, "pool", "list");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "62.0 MiB   54.0 MiB    2/256  ok\n");
+	RUN(r, CTL_BIN, "pool", "show", "p");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "  regions          2 of 256\n");
+	assert_contains(r->out, "      extent 0: blocks 512+2048\n");
+
+	/* A pool on a file has no region devices to open. */
+	RUN(r, CTL_BIN, "pool", "open", "p");
+	assert_int_equal(r->status, 1);
+	assert_contains(r->err, "its regions have no devices (use a loop device)");
+	RUN(r, CTL_BIN, "pool", "close", "--all");
+	assert_int_equal(r->status, 1);
+
+	RUN(r, CTL_BIN, "region", "remove", "p", "leg0");
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->out, "region leg0 of pool p removed\n");
+	RUN(r, CTL_BIN, "region", "remove", "p", "leg0");
+	assert_int_equal(r->status, 6);
+	assert_contains(r->err, "pool p has no region named leg0");
+	RUN(r, CTL_BIN, "region", "remove", "p", "r0");
+	assert_int_equal(r->status, 0);
+	RUN(r, CTL_BIN, "region", "list", "p");
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->out, "pool p has no regions\n");
+	RUN(r, CTL_BIN, "pool", "show", "p");
+	assert_contains(r->out, "62.0 MiB, 62.0 MiB free in 1 extent");
+	assert_contains(r->out, "  regions          0 of 256\n");
+
+	/* With no regions, open and close have nothing to do. */
+	RUN(r, CTL_BIN, "pool", "open", "p");
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->out, "pool p: 0 region devices active\n");
+	RUN(r, CTL_BIN, "pool", "close", "--all");
+	assert_int_equal(r->status, 0);
+	assert_string_equal(r->out, "pool p: 0 region devices removed\n");
+}
+
+/* pool list: a pool another process holds is busy, a missing one unusable. */
+static void pool_list_busy_and_unusable(void **state)
+{
+	struct pool_fx *fx = *state;
+	struct run *r = &fx->r;
+	char uuid[37], gone[PATH_MAX + 16], want[2 * PATH_MAX];
+	int fd;
+
+	init_pool(fx, uuid);
+	snprintf(gone, sizeof(gone), "%s/gone.img", fx->dir);
+	test_make_file(gone, 64 << 20);
+	RUN(r, CTL_BIN, "pool", "init", gone, "--name", "gone");
+	assert_int_equal(r->status, 0);
+	assert_int_equal(unlink(gone), 0);
+
+	fd = open(fx->file, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	RUN(r, CTL_BIN, "pool", "list");
+	close(fd);
+	assert_int_equal(r->status, 0);
+	snprintf(want, sizeof(want), "p                %s", fx->file);
+	assert_contains(r->out, want);
+	assert_contains(r->out, "-          -        -  busy\n");
+	snprintf(want, sizeof(want), "gone             %s", gone);
+	assert_contains(r->out, want);
+	assert_contains(r->out, "-  unusable\n");
+
+	RUN(r, CTL_BIN, "pool", "list");
+	assert_int_equal(r->status, 0);
+	assert_contains(r->out, "0/256  ok\n");
+	RUN(r, CTL_BIN, "pool", "show", "gone");
+	assert_int_equal(r->status, 6);
+	assert_contains(r->err, "cannot open: No such file or directory");
+}
+
 static void agent_help_and_version(void **state)
 {
 	struct run *r = malloc(sizeof(*r));
@@ -270,9 +698,20 @@ int main(void)
 		cmocka_unit_test(cruciblectl_version),
 		cmocka_unit_test(cruciblectl_subcommand_help),
 		cmocka_unit_test(cruciblectl_usage_errors_exit_2),
+		cmocka_unit_test(cruciblectl_pool_usage_errors_exit_2),
 		cmocka_unit_test(cruciblectl_create_names_the_bad_field),
 		cmocka_unit_test(cruciblectl_format_on_files),
 		cmocka_unit_test(cruciblectl_netlink_commands_name_what_is_missing),
+		cmocka_unit_test_setup_teardown(pool_init_list_show_on_a_file,
+						pool_setup, pool_teardown),
+		cmocka_unit_test_setup_teardown(pool_init_refuses_what_it_finds,
+						pool_setup, pool_teardown),
+		cmocka_unit_test_setup_teardown(region_create_refusals,
+						pool_setup, pool_teardown),
+		cmocka_unit_test_setup_teardown(regions_of_a_pool_on_a_file,
+						pool_setup, pool_teardown),
+		cmocka_unit_test_setup_teardown(pool_list_busy_and_unusable,
+						pool_setup, pool_teardown),
 		cmocka_unit_test(agent_help_and_version),
 		cmocka_unit_test(agent_usage_error_exits_2),
 	};

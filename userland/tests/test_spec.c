@@ -257,6 +257,54 @@ static void bad_pool_legs_are_named(void **state)
 	}
 }
 
+static void legs_can_be_nbd_exports(void **state)
+{
+	struct cru_spec spec;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_spec_parse("{\"name\": \"v\", \"size\": \"64M\","
+					" \"legs\": [\"/dev/sda\", \"nbd://host-b/disk\","
+					" \"nbd://[fd00::2]:10810/a%20b\"]}", &spec, &err), 0);
+	assert_false(spec.nbd_legs[0].used);
+	assert_string_equal(spec.table.legs[0], "/dev/sda");
+	assert_true(spec.nbd_legs[1].used);
+	/* Kept canonical: the port always given. */
+	assert_string_equal(spec.nbd_legs[1].uri, "nbd://host-b:10809/disk");
+	assert_string_equal(spec.nbd_legs[2].uri, "nbd://[fd00::2]:10810/a%20b");
+	/* Connected by cruciblectl create: no device until then. */
+	assert_string_equal(spec.table.legs[1], "");
+}
+
+static void bad_nbd_legs_are_named(void **state)
+{
+	static const struct {
+		const char *legs;
+		const char *msg;
+	} cases[] = {
+		{ "[\"nbd://\", \"/dev/b\", \"/dev/c\"]", "field 'legs[0]': " },
+		{ "[\"/dev/a\", \"nbd://h:99999/e\", \"/dev/c\"]", "field 'legs[1]': " },
+		{ "[\"/dev/a\", \"/dev/b\", \"nbds://h/e\"]", "field 'legs[2]': " },
+		{ "[\"nbd://h/e\", \"nbd://h:10809/e\", \"/dev/c\"]",
+		  "legs 0 and 1 are the same device" },
+	};
+	char json[512];
+	struct cru_spec spec;
+	struct cru_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(json, sizeof(json),
+			 "{\"name\": \"v\", \"size\": \"8M\", \"legs\": %s}",
+			 cases[i].legs);
+		err.msg[0] = '\0';
+		if (cru_spec_parse(json, &spec, &err) >= 0)
+			fail_msg("accepted '%s'", json);
+		assert_contains(err.msg, cases[i].msg);
+	}
+}
+
 static void spec_file_is_read(void **state)
 {
 	struct cru_spec spec;
@@ -342,6 +390,8 @@ int main(void)
 		cmocka_unit_test(bad_fields_are_named),
 		cmocka_unit_test(legs_can_be_pool_regions),
 		cmocka_unit_test(bad_pool_legs_are_named),
+		cmocka_unit_test(legs_can_be_nbd_exports),
+		cmocka_unit_test(bad_nbd_legs_are_named),
 		cmocka_unit_test(spec_file_is_read),
 		cmocka_unit_test(volume_names),
 		cmocka_unit_test(devices_named_by_the_spec_are_checked),

@@ -1,0 +1,420 @@
+#!/bin/bash
+# vm-timeout: 600
+# Remote legs' plumbing (userland/lib/nbd.c through crucible-nbd), with the
+# real nbd-server and nbdkit, each in a network namespace of its own behind
+# a veth pair with 8 ms of netem delay:
+#
+#   the handshake reports each export's size and flags;
+#   connect gives a /dev/nbdN per export (backend identifier and size in
+#   sysfs, STATUS "connected"), fio writes and verifies through both, and
+#   the data is in the servers' files;
+#   a server killed: a LINK_DEAD event for its device arrives (crucible-nbd
+#   watch) well within the dead-connection timeout; a read issued while the
+#   link is dead waits; the server restarted and `reconnect`: the read
+#   completes, the data verifies, new writes work;
+#   reconnecting to an export of another size is refused;
+#   broken servers (wrong magic, truncated handshake, absurd size, refusal:
+#   a python3 fake, and nbdkit / nbd-server configured to refuse) give a
+#   clear error and configure no device;
+#   disconnect: STATUS "disconnected".
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$(dirname "$0")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../lib-crucible.sh
+. "$(dirname "$0")/../lib-crucible.sh"
+
+NBD=''
+crucible_helper NBD crucible-nbd
+MIB=32
+# Long enough for a reconnect to be retried while a read waits.
+DEAD_TIMEOUT=90
+NS_A=crnbd-a-$$
+NS_B=crnbd-b-$$
+IP_A=10.99.1.2
+IP_B=10.99.2.2
+PORT=10809
+FAKE_PORT=10900
+URI_A=nbd://$IP_A:$PORT/legA
+URI_B=nbd://$IP_B:$PORT/legB
+DIR=$PWD
+
+# ---- set-up: modules, namespaces, links
+
+for m in veth sch_netem; do
+	modprobe "$m" || fail "modprobe $m failed"
+done
+if [ ! -d /sys/module/nbd ]; then
+	modprobe nbd nbds_max=2 || fail "modprobe nbd failed"
+	on_exit rmmod nbd
+fi
+
+# make_ns NAME HOST_IF HOST_IP NS_IP: NAME reached over a veth pair whose
+# host end delays every packet by 8 ms.
+make_ns() {
+	local ns=$1 hif=$2 hip=$3 nip=$4
+	ip netns add "$ns" || fail "ip netns add $ns failed"
+	on_exit ip netns del "$ns"
+	ip link add "$hif" type veth peer name "${hif}p" || fail "cannot create veth $hif"
+	on_exit ip link del "$hif"
+	ip link set "${hif}p" netns "$ns"
+	ip addr add "$hip/24" dev "$hif"
+	ip link set "$hif" up
+	ip -n "$ns" addr add "$nip/24" dev "${hif}p"
+	ip -n "$ns" link set "${hif}p" up
+	ip -n "$ns" link set lo up
+	tc qdisc add dev "$hif" root netem delay 8ms || fail "netem on $hif failed"
+}
+step "namespaces $NS_A (nbd-server) and $NS_B (nbdkit), 8 ms netem delay"
+make_ns "$NS_A" crnbda 10.99.1.1 "$IP_A"
+make_ns "$NS_B" crnbdb 10.99.2.1 "$IP_B"
+for dev in crnbda crnbdb; do
+	tc qdisc show dev "$dev" | grep -q 'netem.*delay 8ms' || fail "no netem delay on $dev: $(tc qdisc show dev "$dev")"
+done
+
+# ---- servers
+
+# Processes of this test by PID; killed at the end whatever happens
+# (SIGKILL: nbd-server -d ignores SIGTERM while it serves).
+_kill_pid() {
+	kill -9 "$1" 2>/dev/null || return 0
+	wait "$1" 2>/dev/null || true
+}
+
+# wait_listen NS PORT: something listens on PORT in NS.
+wait_listen() {
+	local ns=$1 port=$2 i
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ] && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $port in $ns"
+}
+
+truncate -s "${MIB}M" "$DIR/a.img" "$DIR/b.img"
+cat >"$DIR/nbd-server.conf" <<EOF
+[generic]
+port = $PORT
+listenaddr = $IP_A
+[legA]
+exportname = $DIR/a.img
+flush = true
+fua = true
+EOF
+
+SRV_A=''
+# nbd-server -d serves one connection in the foreground: every (re)connect
+# gets a fresh server, and killing it kills the link.
+start_a() {
+	ip netns exec "$NS_A" nbd-server -C "$DIR/nbd-server.conf" -d >>"$DIR/nbd-server.log" 2>&1 &
+	SRV_A=$!
+	on_exit _kill_pid "$SRV_A"
+	wait_listen "$NS_A" "$PORT"
+}
+
+SRV_B=''
+# start_b [PLUGIN ARGS...]: nbdkit (default: file b.img) in the foreground.
+start_b() {
+	[ $# -gt 0 ] || set -- file "$DIR/b.img"
+	ip netns exec "$NS_B" nbdkit -f -i "$IP_B" -p "$PORT" "$@" >>"$DIR/nbdkit.log" 2>&1 &
+	SRV_B=$!
+	on_exit _kill_pid "$SRV_B"
+	wait_listen "$NS_B" "$PORT"
+}
+
+# stop_server PID: the server dies as in a crash.
+stop_server() {
+	kill -9 "$1" 2>/dev/null || fail "server $1 is not running"
+	wait "$1" 2>/dev/null || true
+}
+
+# ---- helpers
+
+# connected_devices: the /dev/nbdN with a live configuration (a pid file).
+connected_devices() {
+	local d
+	for d in /sys/block/nbd*; do
+		[ -e "$d/pid" ] && echo "${d##*/}"
+	done
+	return 0
+}
+
+expect_nbd_status() {
+	local dev=$1 want=$2 got
+	got=$("$NBD" status "$dev") || fail "crucible-nbd status $dev failed"
+	[ "$got" = "$want" ] || fail "$dev: status '$got', expected '$want'"
+}
+
+# nbd_connect VAR URI: connect, remember to disconnect.
+nbd_connect() {
+	local -n _n_out=$1
+	local dev
+	dev=$("$NBD" connect "$2" --dead-timeout "$DEAD_TIMEOUT" --timeout 60) ||
+		fail "crucible-nbd connect $2 failed"
+	[[ $dev == /dev/nbd[0-9]* ]] || fail "connect printed '$dev'"
+	on_exit "$NBD" disconnect "$dev"
+	# shellcheck disable=SC2034 # a nameref
+	_n_out=$dev
+}
+
+# expect_link_dead DEV SINCE_SECONDS: watch.log shows DEV's link dead,
+# within the dead-connection timeout.
+expect_link_dead() {
+	local dev=$1 t0=$2 t
+	while ! grep -qx "link-dead $dev" watch.log; do
+		t=$((SECONDS - t0))
+		[ "$t" -lt "$DEAD_TIMEOUT" ] || fail "no link-dead event for $dev in ${DEAD_TIMEOUT}s: $(cat watch.log)"
+		sleep 0.2
+	done
+	echo "link-dead event for $dev after $((SECONDS - t0))s"
+}
+
+# ---- the handshake through the delayed links
+
+start_a
+start_b
+step "handshake with nbdkit over the delayed link"
+t0=$(date +%s%N)
+"$NBD" handshake "$URI_B" >hs.out || fail "handshake with nbdkit failed"
+ms=$((($(date +%s%N) - t0) / 1000000))
+cat hs.out
+echo "handshake took $ms ms"
+# TCP connection, greeting, NBD_OPT_GO: at least 2 round trips of 8 ms.
+[ "$ms" -ge 16 ] || fail "the handshake took $ms ms: the link is not delayed"
+grep -qx "size $((MIB << 20))" hs.out || fail "nbdkit: wrong size"
+grep -qx "negotiation NBD_OPT_GO" hs.out || fail "nbdkit: not NBD_OPT_GO"
+grep -q '^flags .*SEND_FLUSH' hs.out || fail "nbdkit: no SEND_FLUSH"
+
+# ---- connect both
+
+WATCH=''
+"$NBD" watch >watch.log 2>&1 &
+WATCH=$!
+on_exit _kill_pid "$WATCH"
+for ((i = 0; i < 50; i++)); do
+	grep -qx watching watch.log && break
+	sleep 0.1
+done
+grep -qx watching watch.log || fail "crucible-nbd watch did not start: $(cat watch.log)"
+
+step "connect $URI_A (nbd-server) and $URI_B (nbdkit)"
+DEV_A='' DEV_B=''
+nbd_connect DEV_A "$URI_A"
+nbd_connect DEV_B "$URI_B"
+echo "$URI_A -> $DEV_A, $URI_B -> $DEV_B"
+[ "$DEV_A" != "$DEV_B" ] || fail "both exports got $DEV_A"
+for pair in "$DEV_A $URI_A" "$DEV_B $URI_B"; do
+	read -r dev uri <<<"$pair"
+	n=${dev#/dev/}
+	expect_nbd_status "$dev" connected
+	[ "$(cat "/sys/block/$n/size")" -eq $((MIB * 2048)) ] ||
+		fail "$dev has $(cat "/sys/block/$n/size") sectors, expected $((MIB * 2048))"
+	[ "$(cat "/sys/block/$n/backend")" = "$uri" ] ||
+		fail "$dev: backend '$(cat "/sys/block/$n/backend")', expected '$uri'"
+done
+
+step "--index: a device of our choosing, and a busy one refused"
+if "$NBD" connect "$URI_B" --index "${DEV_A#/dev/nbd}" >busy.out 2>busy.err; then
+	fail "connect to busy $DEV_A succeeded ($(cat busy.out))"
+fi
+cat busy.err
+grep -q "connecting $DEV_A: .*already connected" busy.err || fail "unclear error: $(cat busy.err)"
+dev=$("$NBD" connect "$URI_B" --index 7) || fail "connect --index 7 failed"
+[ "$dev" = /dev/nbd7 ] || fail "connect --index 7 gave $dev"
+expect_nbd_status /dev/nbd7 connected
+"$NBD" disconnect /dev/nbd7 || fail "disconnect /dev/nbd7 failed"
+expect_nbd_status /dev/nbd7 disconnected
+
+step "fio verified writes through both"
+fio_verified_write "$DEV_A" 8 0 11
+fio_verified_write "$DEV_B" 8 0 12
+# What went through is in the servers' files.
+dd if=/dev/urandom of=pattern bs=1M count=2 status=none
+dd if=pattern of="$DEV_A" bs=1M seek=16 oflag=direct conv=fsync status=none || fail "write to $DEV_A failed"
+dd if=pattern of="$DEV_B" bs=1M seek=16 oflag=direct conv=fsync status=none || fail "write to $DEV_B failed"
+cmp <(dd if="$DIR/a.img" bs=1M skip=16 count=2 status=none) pattern || fail "a.img does not hold what was written to $DEV_A"
+cmp <(dd if="$DIR/b.img" bs=1M skip=16 count=2 status=none) pattern || fail "b.img does not hold what was written to $DEV_B"
+
+# ---- link dead, reconnect
+
+# reconnect_retrying DEV URI: up to 3 tries, as the agent retries with
+# back-off. Under emulation a freshly started nbd-server has been seen to
+# accept a connection and not greet it within 10 s: each failure is shown
+# with the server's log.
+reconnect_retrying() {
+	local dev=$1 uri=$2 try
+	for try in 1 2 3; do
+		"$NBD" reconnect "$dev" "$uri" --connect-timeout 20000 2>reconnect.err && return 0
+		echo "reconnect $dev, try $try: $(cat reconnect.err)"
+		echo "--- nbd-server.log:"
+		tail -n 20 "$DIR/nbd-server.log" || true
+		echo "--- nbdkit.log:"
+		tail -n 20 "$DIR/nbdkit.log" || true
+		ip netns exec "$NS_A" ss -tan || true
+	done
+	fail "crucible-nbd reconnect $dev $uri failed 3 times"
+}
+
+# kill_and_reconnect DEV URI SERVER_PID START_FN: the link dies with the
+# server; a read waits; the server comes back; reconnect; the read ends.
+kill_and_reconnect() {
+	local dev=$1 uri=$2 pid=$3 start=$4 t0 reader rc=0
+	step "kill the server of $dev"
+	t0=$SECONDS
+	stop_server "$pid"
+	expect_link_dead "$dev" "$t0"
+	expect_nbd_status "$dev" connected
+	# A read while the link is dead waits for the reconnect.
+	dd if="$dev" of=read.out bs=1M skip=16 count=2 iflag=direct status=none &
+	reader=$!
+	on_exit _kill_pid "$reader"
+	sleep 2
+	kill -0 "$reader" 2>/dev/null || fail "a read on $dev with a dead link did not wait for the reconnect"
+	step "restart it and reconnect $dev"
+	"$start"
+	reconnect_retrying "$dev" "$uri"
+	wait "$reader" || rc=$?
+	[ "$rc" -eq 0 ] || fail "the read waiting on $dev failed after the reconnect (exit $rc)"
+	cmp read.out pattern || fail "the read waiting on $dev returned the wrong data"
+	echo "reconnected $dev after $((SECONDS - t0))s; the waiting read completed"
+	expect_nbd_status "$dev" connected
+}
+
+kill_and_reconnect "$DEV_A" "$URI_A" "$SRV_A" start_a
+fio_verify_only "$DEV_A" 8 0 11
+fio_verified_write "$DEV_A" 4 24 13
+
+kill_and_reconnect "$DEV_B" "$URI_B" "$SRV_B" start_b
+fio_verify_only "$DEV_B" 8 0 12
+fio_verified_write "$DEV_B" 4 24 14
+
+step "reconnecting to an export of another size is refused"
+t0=$SECONDS
+stop_server "$SRV_B"
+expect_link_dead "$DEV_B" "$t0"
+start_b memory 16M
+if "$NBD" reconnect "$DEV_B" "$URI_B" 2>reconnect.err; then
+	fail "reconnect of $DEV_B to a 16 MiB export succeeded"
+fi
+cat reconnect.err
+grep -q "now has 16777216 bytes, $DEV_B has 33554432: not the same export" reconnect.err ||
+	fail "unclear error: $(cat reconnect.err)"
+stop_server "$SRV_B"
+start_b
+reconnect_retrying "$DEV_B" "$URI_B"
+fio_verify_only "$DEV_B" 8 0 12
+
+# ---- broken servers
+
+cat >fake.py <<'EOF'
+# A broken NBD server: MODE decides what it gets wrong.
+import socket, struct, sys
+
+mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+NBDMAGIC, IHAVEOPT = b"NBDMAGIC", b"IHAVEOPT"
+REPLY = 0x0003e889045565a9
+
+def recvn(c, n):
+    b = b""
+    while len(b) < n:
+        d = c.recv(n - len(b))
+        if not d:
+            raise EOFError
+        b += d
+    return b
+
+def reply(c, opt, typ, data=b""):
+    c.sendall(struct.pack(">QIII", REPLY, opt, typ, len(data)) + data)
+
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, port))
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    try:
+        if mode == "magic":
+            c.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+        elif mode == "truncated":
+            c.sendall(NBDMAGIC + IHAVEOPT[:4])
+        else:
+            c.sendall(NBDMAGIC + IHAVEOPT + struct.pack(">H", 3))
+            recvn(c, 4)
+            _, opt, n = struct.unpack(">QII", recvn(c, 16))
+            recvn(c, n)
+            if mode == "absurd":
+                reply(c, opt, 3, struct.pack(">HQH", 0, 1 << 63, 1))
+                reply(c, opt, 1)
+            elif mode == "refuse":
+                reply(c, opt, 0x80000006, b"no export here")
+            recvn(c, 16)
+    except (EOFError, OSError):
+        pass
+    c.close()
+EOF
+
+# expect_refused URI PATTERN: connect fails with PATTERN, no device is added.
+expect_refused() {
+	local uri=$1 want=$2 before after server
+	before=$(connected_devices)
+	if "$NBD" connect "$uri" --dead-timeout 5 --connect-timeout 5000 >refused.out 2>refused.err; then
+		"$NBD" disconnect "$(cat refused.out)" || true
+		fail "connect $uri succeeded ($(cat refused.out))"
+	fi
+	echo "$uri: $(cat refused.err)"
+	server=${uri#nbd://}
+	server=${server%%/*}
+	grep -qF "NBD server $server:" refused.err ||
+		fail "the error does not name the server $server: $(cat refused.err)"
+	grep -qF "$want" refused.err || fail "unclear error for $uri: $(cat refused.err) (expected '$want')"
+	after=$(connected_devices)
+	[ "$before" = "$after" ] || fail "a refused connect changed the connected devices: '$before' -> '$after'"
+}
+
+step "broken servers: clear errors, no device"
+for mode in magic truncated absurd refuse; do
+	ip netns exec "$NS_B" python3 fake.py "$mode" "$IP_B" "$FAKE_PORT" >>fake.log 2>&1 &
+	fake=$!
+	on_exit _kill_pid "$fake"
+	wait_listen "$NS_B" "$FAKE_PORT"
+	case $mode in
+	magic) want="wrong magic 0x5353482d322e302d in the greeting" ;;
+	truncated) want="truncated handshake" ;;
+	absurd) want="absurd size of 9223372036854775808 bytes" ;;
+	refuse) want="export 'x' refused: no such export (\"no export here\")" ;;
+	esac
+	expect_refused "nbd://$IP_B:$FAKE_PORT/x" "$want"
+	stop_server "$fake"
+done
+# The real servers, configured to refuse. The nbd-server -d of $DEV_A
+# serves that connection only: another one, on another port.
+sed "s/^port = .*/port = $FAKE_PORT/" "$DIR/nbd-server.conf" >"$DIR/nbd-server-2.conf"
+ip netns exec "$NS_A" nbd-server -C "$DIR/nbd-server-2.conf" -d >>"$DIR/nbd-server.log" 2>&1 &
+srv=$!
+on_exit _kill_pid "$srv"
+wait_listen "$NS_A" "$FAKE_PORT"
+expect_refused "nbd://$IP_A:$FAKE_PORT/nosuch" "export 'nosuch' refused: no such export"
+stop_server "$SRV_B"
+start_b null 0
+expect_refused "$URI_B" "is empty (size 0)"
+stop_server "$SRV_B"
+start_b memory 1000
+expect_refused "$URI_B" "not a multiple of 512"
+
+step "disconnect"
+"$NBD" disconnect "$DEV_A" || fail "disconnect $DEV_A failed"
+expect_nbd_status "$DEV_A" disconnected
+[ ! -e "/sys/block/${DEV_A#/dev/}/pid" ] || fail "$DEV_A still has a pid after disconnect"
+# The link to B is dead (its server was replaced by a refusing one): the
+# disconnect of a device with a dead link works too.
+"$NBD" disconnect "$DEV_B" || fail "disconnect $DEV_B failed"
+expect_nbd_status "$DEV_B" disconnected
+if "$NBD" reconnect "$DEV_A" "$URI_A" 2>reconnect.err; then
+	fail "reconnect of disconnected $DEV_A succeeded"
+fi
+echo "reconnect after disconnect: $(cat reconnect.err)"
+grep -q "is not connected" reconnect.err || fail "unclear error: $(cat reconnect.err)"
+if ! grep -qx "link-dead $DEV_A" watch.log; then
+	fail "watch.log lost the events: $(cat watch.log)"
+fi
+echo "watch saw: $(tr '\n' ' ' <watch.log)"
+echo "PASS"

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/* NBD legs: sysfs lookups shared by cruciblectl and crucible-agent. */
+#include "nbdleg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <json.h>
+
+int cru_nbdleg_index(const char *dev, int *index)
+{
+	char link[64], target[PATH_MAX], *base, *end;
+	unsigned int maj, min;
+	struct stat st;
+	ssize_t n;
+	long v;
+
+	if (sscanf(dev, "%u:%u", &maj, &min) != 2) {
+		if (stat(dev, &st))
+			return -errno;
+		if (!S_ISBLK(st.st_mode))
+			return -ENOENT;
+		maj = major(st.st_rdev);
+		min = minor(st.st_rdev);
+	}
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", maj, min);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strncmp(base, "nbd", 3) || !base[3])
+		return -ENOENT;
+	errno = 0;
+	v = strtol(base + 3, &end, 10);
+	if (errno || *end || v < 0 || v > INT_MAX)
+		return -ENOENT;		/* a partition, nbd0p1 */
+	*index = (int)v;
+	return 0;
+}
+
+int cru_nbdleg_backend(int index, char *buf, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/nbd%d/backend", index);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return n ? 0 : -ENOENT;
+}
+
+bool cru_nbdleg_is_ours(const char *backend)
+{
+	return !strncmp(backend, "nbd://", 6);
+}
+
+/* The agent's view of /dev/nbd@index, from its nbd.json. */
+static void agent_view(const char *state_dir, int index,
+		       struct cru_nbdleg_info *info)
+{
+	json_object *root, *arr, *o, *v;
+	char path[4096];
+	size_t i, n;
+
+	snprintf(path, sizeof(path), "%s/nbd.json", state_dir);
+	if (access(path, R_OK))
+		return;
+	root = json_object_from_file(path);
+	if (!root)
+		return;
+	if (json_object_object_get_ex(root, "nbd_legs", &arr) &&
+	    json_object_is_type(arr, json_type_array)) {
+		n = json_object_array_length(arr);
+		for (i = 0; i < n; i++) {
+			o = json_object_array_get_idx(arr, i);
+			if (!json_object_object_get_ex(o, "index", &v) ||
+			    json_object_get_int(v) != index)
+				continue;
+			if (json_object_object_get_ex(o, "link", &v) &&
+			    json_object_is_type(v, json_type_string))
+				snprintf(info->link, sizeof(info->link), "%s",
+					 json_object_get_string(v));
+			if (json_object_object_get_ex(o, "reconnects", &v))
+				info->reconnects = json_object_get_int64(v);
+		}
+	}
+	json_object_put(root);
+}
+
+void cru_nbdleg_describe(const char *dev, const char *state_dir,
+			 struct cru_nbdleg_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->reconnects = -1;
+	if (cru_nbdleg_index(dev, &info->index) ||
+	    cru_nbdleg_backend(info->index, info->uri, sizeof(info->uri)) ||
+	    !cru_nbdleg_is_ours(info->uri))
+		return;
+	info->nbd = true;
+	agent_view(state_dir, info->index, info);
+}

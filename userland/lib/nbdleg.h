@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * NBD legs as the rest of the tools see them: which /dev/nbdN a leg of a
+ * table is, and the export it was connected to.  A device connected by
+ * cruciblectl or crucible-agent carries the export's canonical URI as its
+ * NBD backend identifier (sysfs: /sys/block/nbdN/backend), so the URI
+ * needed to reconnect it is read back from the kernel, never from a file
+ * that could be stale.
+ */
+#ifndef CRU_NBDLEG_H
+#define CRU_NBDLEG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+/* Defaults for the devices that back legs (Documentation/nbd.rst). */
+#define CRU_NBDLEG_TIMEOUT_S		30	/* per request */
+#define CRU_NBDLEG_DEAD_CONN_S		0	/* a dead link fails I/O at once */
+#define CRU_NBDLEG_CONNECT_MS		10000	/* connect + handshake */
+
+/*
+ * The NBD index of leg device @dev ("MAJ:MIN" or a path): 0 and *@index,
+ * or -ENOENT if it is not an NBD device, or another negative errno.
+ */
+int cru_nbdleg_index(const char *dev, int *index);
+
+/*
+ * The backend identifier of /dev/nbd@index: 0, or -ENOENT when it has none
+ * (not connected, or connected without one).
+ */
+int cru_nbdleg_backend(int index, char *buf, size_t len);
+
+/* Whether @backend is a URI cruciblectl or the agent connected. */
+bool cru_nbdleg_is_ours(const char *backend);
+
+#define CRU_NBDLEG_URI_MAX	511
+#define CRU_AGENT_STATE_DIR	"/run/crucible-agent"
+
+/* What cruciblectl status shows of a leg on an NBD device. */
+struct cru_nbdleg_info {
+	bool nbd;		/* connected by cruciblectl or the agent */
+	int index;		/* /dev/nbd<index> */
+	char uri[CRU_NBDLEG_URI_MAX + 1];
+	char link[8];		/* "up" or "dead"; "" if no agent says */
+	long long reconnects;	/* by the running agent; -1 unknown */
+};
+
+/*
+ * Describe leg device @dev ("MAJ:MIN" or a path): info->nbd false if it is
+ * not an NBD device of ours.  The link state and reconnect count come from
+ * the agent's <@state_dir>/nbd.json when it is there.
+ */
+void cru_nbdleg_describe(const char *dev, const char *state_dir,
+			 struct cru_nbdleg_info *info);
+
+#endif /* CRU_NBDLEG_H */
