@@ -7,6 +7,7 @@
 
 #include "test.h"
 
+#include "../crucible-agent/nbdwatch.h"
 #include "../crucible-agent/policy.h"
 
 static struct cru_status st(const char *line)
@@ -252,6 +253,17 @@ static void backoff_doubles_up_to_five_minutes(void **state)
 	assert_true(agent_backoff(3) == 20.0);
 	assert_true(agent_backoff(7) == 300.0);
 	assert_true(agent_backoff(100) == 300.0);
+}
+
+static void nbd_reconnect_backoff_doubles_up_to_thirty_seconds(void **state)
+{
+	(void)state;
+	assert_true(agent_nbd_backoff(0) == 1.0);
+	assert_true(agent_nbd_backoff(1) == 1.0);
+	assert_true(agent_nbd_backoff(2) == 2.0);
+	assert_true(agent_nbd_backoff(5) == 16.0);
+	assert_true(agent_nbd_backoff(6) == 30.0);
+	assert_true(agent_nbd_backoff(1000) == 30.0);
 }
 
 /* ---- with the netlink family: the agent's own requests */
@@ -543,6 +555,7 @@ int main(void)
 		cmocka_unit_test(stalled_request_is_issued_again),
 		cmocka_unit_test(source_lost_plans_again_at_once),
 		cmocka_unit_test(empty_plan_is_not_redone_for_the_same_state),
+		cmocka_unit_test(nbd_reconnect_backoff_doubles_up_to_thirty_seconds),
 	};
 
 	return cmocka_run_group_tests_name("crucible-agent policy", tests, NULL, NULL);
