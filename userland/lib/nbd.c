@@ -997,26 +997,9 @@ int cru_nbd_open(const struct cru_nbd_uri *u, const struct cru_nbd_options *o,
 
 static struct nl_msg *new_msg(int family, uint8_t cmd)
 {
-	struct nl_msg *m = nlmsg_alloc();
-
-	if (!m)
-		return NULL;
-	if (!genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, 0, cmd,
-			 NBD_GENL_VERSION)) {
-		nlmsg_free(m);
-		return NULL;
-	}
-	return m;
+	return cru_genl_msg_new(family, cmd, 0, NBD_GENL_VERSION);
 }
 
-static struct nl_msg *done_or_free(struct nl_msg *m, int puts)
-{
-	if (puts) {
-		nlmsg_free(m);
-		return NULL;
-	}
-	return m;
-}
 
 /* NBD_ATTR_SOCKETS { NBD_SOCK_ITEM { NBD_SOCK_FD } } */
 static int put_socket(struct nl_msg *m, int fd)
@@ -1057,7 +1040,7 @@ struct nl_msg *cru_nbd_msg_connect(int family, int fd,
 		e |= nla_put_string(m, NBD_ATTR_BACKEND_IDENTIFIER,
 				    c->backend);
 	e |= put_socket(m, fd);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 struct nl_msg *cru_nbd_msg_reconfigure(int family, int index, int fd,
@@ -1072,7 +1055,7 @@ struct nl_msg *cru_nbd_msg_reconfigure(int family, int index, int fd,
 	if (backend)
 		e |= nla_put_string(m, NBD_ATTR_BACKEND_IDENTIFIER, backend);
 	e |= put_socket(m, fd);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 struct nl_msg *cru_nbd_msg_disconnect(int family, int index)
@@ -1081,7 +1064,7 @@ struct nl_msg *cru_nbd_msg_disconnect(int family, int index)
 
 	if (!m)
 		return NULL;
-	return done_or_free(m, nla_put_u32(m, NBD_ATTR_INDEX,
+	return cru_genl_msg_done(m, nla_put_u32(m, NBD_ATTR_INDEX,
 					   (uint32_t)index));
 }
 
@@ -1091,7 +1074,7 @@ struct nl_msg *cru_nbd_msg_status(int family, int index)
 
 	if (!m)
 		return NULL;
-	return done_or_free(m, nla_put_u32(m, NBD_ATTR_INDEX,
+	return cru_genl_msg_done(m, nla_put_u32(m, NBD_ATTR_INDEX,
 					   (uint32_t)index));
 }
 

@@ -556,22 +556,22 @@ void cru_nl_ack_sentence(const struct cru_nl_ack *ack,
 
 /* ---- requests */
 
-static struct nl_msg *new_msg(int family, uint8_t cmd, int flags)
+struct nl_msg *cru_genl_msg_new(int family, uint8_t cmd, int flags,
+				uint8_t version)
 {
 	struct nl_msg *m = nlmsg_alloc();
 
 	if (!m)
 		return NULL;
 	if (!genlmsg_put(m, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, flags, cmd,
-			 CRUCIBLE_GENL_VERSION)) {
+			 version)) {
 		nlmsg_free(m);
 		return NULL;
 	}
 	return m;
 }
 
-/* nla_put_* return non-zero only when the message is full. */
-static struct nl_msg *done_or_free(struct nl_msg *m, int puts)
+struct nl_msg *cru_genl_msg_done(struct nl_msg *m, int puts)
 {
 	if (puts) {
 		nlmsg_free(m);
@@ -579,6 +579,12 @@ static struct nl_msg *done_or_free(struct nl_msg *m, int puts)
 	}
 	return m;
 }
+
+static struct nl_msg *new_msg(int family, uint8_t cmd, int flags)
+{
+	return cru_genl_msg_new(family, cmd, flags, CRUCIBLE_GENL_VERSION);
+}
+
 
 struct nl_msg *cru_nl_msg_list_volumes(int family)
 {
@@ -599,7 +605,7 @@ struct nl_msg *cru_nl_msg_get_regions(int family, uint32_t dev,
 		e |= nla_put_u64(m, CRUCIBLE_ATTR_FIRST, first);
 	if (count)
 		e |= nla_put_u64(m, CRUCIBLE_ATTR_COUNT, count);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 struct nl_msg *cru_nl_msg_get_records(int family, uint32_t dev, uint8_t leg,
@@ -615,7 +621,7 @@ struct nl_msg *cru_nl_msg_get_records(int family, uint32_t dev, uint8_t leg,
 	e |= nla_put_u8(m, CRUCIBLE_ATTR_LEG, leg);
 	e |= nla_put_u64(m, CRUCIBLE_ATTR_FIRST, first);
 	e |= nla_put_u64(m, CRUCIBLE_ATTR_COUNT, count);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 struct nl_msg *cru_nl_msg_repair(int family, uint32_t dev,
@@ -631,7 +637,7 @@ struct nl_msg *cru_nl_msg_repair(int family, uint32_t dev,
 	e |= nla_put_u64(m, CRUCIBLE_ATTR_COUNT, r->count);
 	e |= nla_put_u8(m, CRUCIBLE_ATTR_SRC_LEG, r->src);
 	e |= nla_put_u8(m, CRUCIBLE_ATTR_DST_LEGS, r->dst);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 struct nl_msg *cru_nl_msg_set_leg(int family, uint32_t dev, uint8_t leg,
@@ -645,7 +651,7 @@ struct nl_msg *cru_nl_msg_set_leg(int family, uint32_t dev, uint8_t leg,
 	e = nla_put_u32(m, CRUCIBLE_ATTR_DEV, dev);
 	e |= nla_put_u8(m, CRUCIBLE_ATTR_LEG, leg);
 	e |= nla_put_u8(m, CRUCIBLE_ATTR_LEG_ACTION, action);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 struct nl_msg *cru_nl_msg_set_throttle(int family, uint32_t dev,
@@ -663,7 +669,7 @@ struct nl_msg *cru_nl_msg_set_throttle(int family, uint32_t dev,
 	if (hydration >= 0)
 		e |= nla_put_u32(m, CRUCIBLE_ATTR_HYDRATION_THROTTLE,
 				 (uint32_t)hydration);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 struct nl_msg *cru_nl_msg_reconcile(int family, uint32_t dev, bool start)
@@ -675,7 +681,7 @@ struct nl_msg *cru_nl_msg_reconcile(int family, uint32_t dev, bool start)
 		return NULL;
 	e = nla_put_u32(m, CRUCIBLE_ATTR_DEV, dev);
 	e |= nla_put_u8(m, CRUCIBLE_ATTR_RECONCILE, start ? 1 : 0);
-	return done_or_free(m, e);
+	return cru_genl_msg_done(m, e);
 }
 
 /* ---- sockets */

@@ -307,4 +307,14 @@ typedef void (*cru_nl_event_fn)(const struct cru_nl_event *ev,
 int cru_nl_read_events(struct cru_nl *nl, cru_nl_event_fn fn, void *arg,
 		       struct cru_err *err);
 
+/*
+ * A generic netlink request of @family (any family: the nbd client uses
+ * these too), or NULL when out of memory.  cru_genl_msg_done() frees @m
+ * and returns NULL if @puts (the OR of nla_put_* results, non-zero only
+ * when the message is full) says an attribute did not fit.
+ */
+struct nl_msg *cru_genl_msg_new(int family, uint8_t cmd, int flags,
+				uint8_t version);
+struct nl_msg *cru_genl_msg_done(struct nl_msg *m, int puts);
+
 #endif /* CRU_NL_H */

@@ -219,12 +219,33 @@ static void legs_can_be_pool_regions(void **state)
 					" {\"pool\": \"p1\"}]}", &spec, &err), 0);
 }
 
+/* A spec whose "legs" is each case's is refused with its message. */
+struct legs_case {
+	const char *legs;
+	const char *msg;
+};
+
+static void expect_legs_refused(const struct legs_case *cases, size_t n)
+{
+	char json[512];
+	struct cru_spec spec;
+	struct cru_err err;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"name\": \"v\", \"size\": \"8M\", \"legs\": %s}",
+			 cases[i].legs);
+		err.msg[0] = '\0';
+		if (cru_spec_parse(json, &spec, &err) >= 0)
+			fail_msg("accepted '%s'", json);
+		assert_contains(err.msg, cases[i].msg);
+	}
+}
+
 static void bad_pool_legs_are_named(void **state)
 {
-	static const struct {
-		const char *legs;
-		const char *msg;
-	} cases[] = {
+	static const struct legs_case cases[] = {
 		{ "[{\"region\": \"r\"}, \"/dev/b\", \"/dev/c\"]",
 		  "field 'legs[0]': a leg object needs \"pool\"" },
 		{ "[\"/dev/a\", {\"pool\": \"a-b\"}, \"/dev/c\"]",
@@ -240,21 +261,8 @@ static void bad_pool_legs_are_named(void **state)
 		{ "[{\"pool\": 7}, \"/dev/b\", \"/dev/c\"]",
 		  "field 'legs[0].pool': expected a string" },
 	};
-	char json[512];
-	struct cru_spec spec;
-	struct cru_err err;
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		snprintf(json, sizeof(json),
-			 "{\"name\": \"v\", \"size\": \"8M\", \"legs\": %s}",
-			 cases[i].legs);
-		err.msg[0] = '\0';
-		if (cru_spec_parse(json, &spec, &err) >= 0)
-			fail_msg("accepted '%s'", json);
-		assert_contains(err.msg, cases[i].msg);
-	}
+	expect_legs_refused(cases, ARRAY_SIZE(cases));
 }
 
 static void legs_can_be_nbd_exports(void **state)
@@ -278,31 +286,15 @@ static void legs_can_be_nbd_exports(void **state)
 
 static void bad_nbd_legs_are_named(void **state)
 {
-	static const struct {
-		const char *legs;
-		const char *msg;
-	} cases[] = {
+	static const struct legs_case cases[] = {
 		{ "[\"nbd://\", \"/dev/b\", \"/dev/c\"]", "field 'legs[0]': " },
 		{ "[\"/dev/a\", \"nbd://h:99999/e\", \"/dev/c\"]", "field 'legs[1]': " },
 		{ "[\"/dev/a\", \"/dev/b\", \"nbds://h/e\"]", "field 'legs[2]': " },
 		{ "[\"nbd://h/e\", \"nbd://h:10809/e\", \"/dev/c\"]",
 		  "legs 0 and 1 are the same device" },
 	};
-	char json[512];
-	struct cru_spec spec;
-	struct cru_err err;
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		snprintf(json, sizeof(json),
-			 "{\"name\": \"v\", \"size\": \"8M\", \"legs\": %s}",
-			 cases[i].legs);
-		err.msg[0] = '\0';
-		if (cru_spec_parse(json, &spec, &err) >= 0)
-			fail_msg("accepted '%s'", json);
-		assert_contains(err.msg, cases[i].msg);
-	}
+	expect_legs_refused(cases, ARRAY_SIZE(cases));
 }
 
 static void spec_file_is_read(void **state)
