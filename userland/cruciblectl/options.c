@@ -663,8 +663,13 @@ static int parse_pool_region(int argc, char **argv, struct ctl_opts *o,
 	if (ret)
 		return ret;
 	o->pool = w[0];
-	if (o->region_action == CTL_REGION_REMOVE)
+	if (!*o->pool)
+		return cru_err_set(err, -EINVAL, "region %s: empty pool", action);
+	if (o->region_action == CTL_REGION_REMOVE) {
 		o->region = w[1];
+		if (!*o->region)
+			return cru_err_set(err, -EINVAL, "region remove: empty region");
+	}
 	if (o->region_action == CTL_REGION_CREATE && (!have_size || !o->size))
 		return cru_err_set(err, -EINVAL,
 				   "region create: --size is required (and not 0)");

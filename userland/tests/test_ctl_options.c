@@ -428,6 +428,13 @@ static void pool_usage_errors(void **state)
 	assert_contains(err.msg, "pool init: expected 1 argument, got 2");
 	assert_int_equal(parse(&o, &err, "pool", "init", "", NULL), -EINVAL);
 	assert_contains(err.msg, "pool init: empty pool");
+	assert_int_equal(parse(&o, &err, "region", "list", "", NULL), -EINVAL);
+	assert_contains(err.msg, "region list: empty pool");
+	assert_int_equal(parse(&o, &err, "region", "create", "", "--size", "1M",
+			       NULL), -EINVAL);
+	assert_contains(err.msg, "region create: empty pool");
+	assert_int_equal(parse(&o, &err, "region", "remove", "p", "", NULL), -EINVAL);
+	assert_contains(err.msg, "region remove: empty region");
 	assert_int_equal(parse(&o, &err, "pool", "show", NULL), -EINVAL);
 	assert_contains(err.msg, "pool show: expected 1 argument, got 0");
 	assert_int_equal(parse(&o, &err, "pool", "show", "p0", "p1", NULL), -EINVAL);
