@@ -35,7 +35,7 @@
 # command line, e.g.
 # VM_CMDLINE="crash_points=1000" tools/testing/vm/run ...; see
 # tools/testing/crash/crash-long.sh for a long run):
-#   CRASH_POINTS  crash points (default 100)
+#   CRASH_POINTS  crash points (default 50; `make -C tools/testing/crash long`: 1000)
 #   CRASH_SEED    seed of the workload and of the points (default: random)
 #   CRASH_WRITES  writes of the workload (default 1500)
 set -euo pipefail
@@ -54,7 +54,7 @@ cmdline_param() {
 	done
 }
 POINTS=${CRASH_POINTS:-$(cmdline_param crash_points)}
-POINTS=${POINTS:-100}
+POINTS=${POINTS:-50}
 SEED=${CRASH_SEED:-$(cmdline_param crash_seed)}
 SEED=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 WRITES=${CRASH_WRITES:-$(cmdline_param crash_writes)}
