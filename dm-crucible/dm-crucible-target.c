@@ -1386,6 +1386,12 @@ static void crucible_resume(struct dm_target *ti)
 	if (list_empty(&c->nl_node)) {
 		crucible_nl_reset(c);
 		crucible_nl_register(c);
+		/*
+		 * device-mapper's own events of a new table come before it
+		 * is listed here: one more, so that an agent listing volumes
+		 * on device events finds it now, not at its next rescan.
+		 */
+		crucible_raise_event(c);
 	}
 }
 

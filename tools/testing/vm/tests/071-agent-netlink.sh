@@ -135,11 +135,14 @@ wait_log a1 "v1: leg 1 disabled by the operator, legs ADA" 30
 # yet: the only stale copies are on a leg out of service).
 "$CTL" regions v1
 "$CTL" regions v1 --json >r1.json
-json_check r1.json 'len(d["regions"]) == 18 and all(r["stale_legs"] == [1] for r in d["regions"])'
-json_check r1.json '[r["region"] for r in d["regions"]] == list(range(10, 26)) + [100, 101]'
+# Only dirty (written in the last commit periods, no stale leg) may be listed
+# too, depending on how far the commits have got: look at the stale ones.
+json_check r1.json 'all(r["stale_legs"] in ([], [1]) for r in d["regions"])'
+json_check r1.json '[r["region"] for r in d["regions"] if r["stale_legs"]] == list(range(10, 26)) + [100, 101]'
 json_check r1.json 'd["plan"]["requests"] == [] and d["plan"]["waiting"] == 18'
 "$CTL" regions v1 --first 100 --count 4 --json >r2.json
-json_check r2.json '[r["region"] for r in d["regions"]] == [100, 101] and d["regions"][0]["first_block"] == 1600'
+json_check r2.json '[r["region"] for r in d["regions"] if r["stale_legs"]] == [100, 101] and d["regions"][0]["first_block"] == 1600'
+json_check r2.json 'all(100 <= r["region"] < 104 for r in d["regions"])'
 expect_rc 2 "$CTL" regions v1 --first $NR_REGIONS
 
 "$CTL" leg v1 restore 1
