@@ -373,9 +373,10 @@ int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
 
 /*
  * The record hashes of blocks [@block, @block + @nr) on @leg, if every
- * record block they live in is in dm-bufio's cache: never waits for I/O
- * (a read's fast path fetches them when it is mapped).  Returns false if
- * one is not cached or fails its check.
+ * record block they live in is in dm-bufio's cache: never issues I/O (a
+ * read's fast path fetches them when it is mapped; dm_bufio_get() only
+ * waits for a read of the block already in flight).  Returns false if one
+ * is not cached or fails its check.
  */
 bool crucible_md_peek_records(struct crucible *c, unsigned int leg, u64 block,
 			      unsigned int nr, u64 *hashes)
@@ -694,18 +695,32 @@ int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 }
 
 /*
- * Pick an alive leg other than @leg that is in sync for region state @s,
- * or -1.
+ * Region @r is clean in memory (state @s) but @leg, coming back, still has
+ * it dirty (@m): writes were in flight when the leg went out, and commits
+ * cleaned the other legs' entries since.  It may be cleaned on @leg too if
+ * the leg is in sync there and its stamp is that of an alive in-sync peer
+ * whose entry is clean.
  */
-static int in_sync_peer(struct crucible *c, unsigned int leg, u32 s)
+static bool entry_cleanable(struct crucible *c, unsigned int leg, u64 r, u32 s,
+			    const struct crucible_region_meta *m)
 {
-	int i;
+	struct crucible_region_meta peer;
+	int i, src = -1;
 
-	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+	if (!m->dirty || !m->valid ||
+	    (s & (BIT(leg) | RS_REHASH | RS_LOCKED)))
+		return false;
+	spin_lock_irq(&c->lock);
+	for (i = 0; i < CRUCIBLE_NR_LEGS && src < 0; i++)
 		if (i != leg && c->legs[i].state == CRUCIBLE_LEG_ALIVE &&
-		    !(s & BIT(i)))
-			return i;
-	return -1;
+		    !(c->rstate[r] & BIT(i)))
+			src = i;
+	spin_unlock_irq(&c->lock);
+	if (src < 0)
+		return false;
+	crucible_md_get_region(c, src, r, &peer);
+	return !peer.dirty && peer.valid && peer.generation == m->generation &&
+	       peer.flush == m->flush;
 }
 
 /*
@@ -725,9 +740,9 @@ static int in_sync_peer(struct crucible *c, unsigned int leg, u32 s)
  */
 int crucible_md_prepare_leg(struct crucible *c, unsigned int leg)
 {
-	struct crucible_region_meta m, peer;
+	struct crucible_region_meta m;
 	bool flushed = false, can_clean;
-	int err, src;
+	int err;
 	u32 s;
 	u64 r;
 
@@ -747,18 +762,7 @@ int crucible_md_prepare_leg(struct crucible *c, unsigned int leg)
 			m.dirty = true;
 		} else {
 			/* Under mark_lock: no write can make it dirty now. */
-			if (!can_clean || !m.dirty || !m.valid ||
-			    (s & (BIT(leg) | RS_REHASH | RS_LOCKED)))
-				continue;
-			spin_lock_irq(&c->lock);
-			src = in_sync_peer(c, leg, c->rstate[r]);
-			spin_unlock_irq(&c->lock);
-			if (src < 0)
-				continue;
-			crucible_md_get_region(c, src, r, &peer);
-			if (peer.dirty || !peer.valid ||
-			    peer.generation != m.generation ||
-			    peer.flush != m.flush)
+			if (!can_clean || !entry_cleanable(c, leg, r, s, &m))
 				continue;
 			if (!flushed) {
 				/* Its data and records first, then the entry. */

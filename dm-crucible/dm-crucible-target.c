@@ -409,16 +409,17 @@ static void read_verify(struct work_struct *ws);
 
 /*
  * The fast path of a read: its records were in the cache when it was
- * mapped, and every block the leg returned matches its record.  Anything
- * else (a block that is not data, a mismatch, an error) takes the full
- * path on the workqueue, which fetches the records again and sorts it out.
+ * mapped (issue_read peeks only for reads of at most
+ * CRUCIBLE_INLINE_VERIFY_BLOCKS), and every block the leg returned matches
+ * its record.  Anything else (a block that is not data, a mismatch, an
+ * error) takes the full path on the workqueue, which fetches the records
+ * again and sorts it out.
  */
 static bool read_verified_inline(struct crucible_io *io, struct bio *bio)
 {
 	unsigned int i;
 
-	if (!io->peeked || io->status != BLK_STS_OK ||
-	    io->nr_blocks > CRUCIBLE_INLINE_VERIFY_BLOCKS)
+	if (!io->peeked || io->status != BLK_STS_OK)
 		return false;
 	for (i = 0; i < io->nr_blocks; i++)
 		if (!crucible_hash_has_data(io->hash[i]) ||

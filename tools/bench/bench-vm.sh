@@ -72,18 +72,19 @@ fi
 
 # ---- settings
 
-cmdline_value() {
-	tr ' ' '\n' </proc/cmdline | sed -n "s/^crucible_bench_$1=\([0-9a-z.,]*\)\$/\1/p" | tail -n 1
+# bench_value NAME: crucible_bench_NAME=... from the kernel command line.
+bench_value() {
+	cmdline_value "crucible_bench_$1" '0-9a-z.,'
 }
 
-MODE=${BENCH_MODE:-$(cmdline_value mode)}
+MODE=${BENCH_MODE:-$(bench_value mode)}
 MODE=${MODE:-full}
 case $MODE in full | quick | smoke) ;; *) fail "unknown bench mode '$MODE' (full, quick, smoke)" ;; esac
 
 # setting NAME FULL QUICK SMOKE
 setting() {
 	local env=BENCH_${1^^} v
-	v=${!env:-$(cmdline_value "$1")}
+	v=${!env:-$(bench_value "$1")}
 	if [ -z "$v" ]; then
 		case $MODE in
 		full) v=$2 ;;

@@ -76,6 +76,21 @@ step() {
 	echo "--- $*"
 }
 
+# expect_rc RC COMMAND...: run COMMAND, which must exit with status RC.
+expect_rc() {
+	local want=$1 rc=0
+	shift
+	"$@" || rc=$?
+	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want"
+}
+
+# cmdline_value NAME [CHARS]: the value of the last NAME=VALUE word on the
+# guest's kernel command line (tools/testing/vm/run VM_CMDLINE=...), if it is
+# made of CHARS (a bracket expression's contents; default 0-9), else nothing.
+cmdline_value() {
+	tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=\([${2:-0-9}][${2:-0-9}]*\)\$/\1/p" | tail -n 1
+}
+
 # The target may be used at all: the module is loaded and registered.
 need_crucible() {
 	dmsetup targets 2>/dev/null | grep -q '^crucible ' ||

@@ -19,9 +19,6 @@ set -euo pipefail
 
 # The host's environment does not reach the guest, its kernel command line
 # does: VM_CMDLINE="crucible_fuzz_seed=7 crucible_fuzz_iterations=2000".
-cmdline_value() {
-	tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=\([0-9][0-9]*\)\$/\1/p" | tail -n 1
-}
 SEED=${CRUCIBLE_FUZZ_SEED:-$(cmdline_value crucible_fuzz_seed)}
 SEED=${SEED:-20261122}
 ITERATIONS=${CRUCIBLE_FUZZ_ITERATIONS:-$(cmdline_value crucible_fuzz_iterations)}

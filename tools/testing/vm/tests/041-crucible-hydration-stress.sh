@@ -21,9 +21,6 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib-crucible.sh
 . "$(dirname "$0")/../lib-crucible.sh"
 
-cmdline_value() {
-	tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=\([0-9][0-9]*\)\$/\1/p" | tail -n 1
-}
 SEED=${SEED:-$(cmdline_value crucible_hydration_seed)}
 SEED=${SEED:-$(($(date +%s%N) / 1000 % 1000000))}
 ROUNDS=${ROUNDS:-$(cmdline_value crucible_hydration_rounds)}

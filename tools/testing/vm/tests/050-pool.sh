@@ -17,13 +17,6 @@ need_crucible
 CTL=$CRUCIBLE_REPO/userland/cruciblectl/cruciblectl
 export CRUCIBLE_POOLS=$PWD/pools
 
-expect_rc() {
-	local want=$1 rc=0
-	shift
-	"$@" || rc=$?
-	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want"
-}
-
 # pool_devices: the region devices of pool p0 that exist, sorted.
 pool_devices() {
 	dmsetup ls | awk '$1 ~ /^crucible-pool-p0-/ {print $1}' | sort

@@ -9,13 +9,6 @@ need_crucible
 CTL=$CRUCIBLE_REPO/userland/cruciblectl/cruciblectl
 AGENT=$CRUCIBLE_REPO/userland/crucible-agent/crucible-agent
 
-expect_rc() {
-	local want=$1 rc=0
-	shift
-	"$@" || rc=$?
-	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want"
-}
-
 leg0='' leg1='' leg2=''
 make_loop_leg leg0 36
 make_loop_leg leg1 36

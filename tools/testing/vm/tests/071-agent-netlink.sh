@@ -30,13 +30,6 @@ SECTORS=$((MIB * 2048))
 REGION=128 # sectors: 64 KiB regions, 256 of them
 NR_REGIONS=256
 
-expect_rc() {
-	local want=$1 rc=0
-	shift
-	"$@" || rc=$?
-	[ "$rc" -eq "$want" ] || fail "'$*' exited $rc, expected $want"
-}
-
 # json_check FILE PYTHON_EXPR: the expression, with d the document, is true.
 json_check() {
 	python3 - "$1" "$2" <<'EOF' || fail "$1: $2 is false"

@@ -46,18 +46,11 @@ set -euo pipefail
 
 REPO=${CRUCIBLE_REPO:-$(cd "$(dirname "$0")/../../../.." && pwd)}
 
-cmdline_param() {
-	local w words=()
-	read -r -a words </proc/cmdline || true
-	for w in "${words[@]}"; do
-		case $w in "$1"=*) echo "${w#*=}" ;; esac
-	done
-}
-POINTS=${CRASH_POINTS:-$(cmdline_param crash_points)}
+POINTS=${CRASH_POINTS:-$(cmdline_value crash_points '^ ')}
 POINTS=${POINTS:-50}
-SEED=${CRASH_SEED:-$(cmdline_param crash_seed)}
+SEED=${CRASH_SEED:-$(cmdline_value crash_seed '^ ')}
 SEED=${SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
-WRITES=${CRASH_WRITES:-$(cmdline_param crash_writes)}
+WRITES=${CRASH_WRITES:-$(cmdline_value crash_writes '^ ')}
 WRITES=${WRITES:-1500}
 case "$POINTS$SEED$WRITES" in *[!0-9]*) fail "CRASH_POINTS, CRASH_SEED and CRASH_WRITES must be numbers" ;; esac
 
