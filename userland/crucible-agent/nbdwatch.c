@@ -38,13 +38,13 @@ void agent_nbd_init(struct agent_nbd *nb, const char *state_dir)
 
 void agent_nbd_close(struct agent_nbd *nb)
 {
-	cru_nbd_nl_close(nb->ev);
+	cru_nl_close(nb->ev);
 	nb->ev = NULL;
 }
 
 int agent_nbd_fd(const struct agent_nbd *nb)
 {
-	return nb->ev ? cru_nbd_nl_fd(nb->ev) : -1;
+	return nb->ev ? cru_nl_fd(nb->ev) : -1;
 }
 
 static struct agent_nbd_dev *find(struct agent_nbd *nb, int index)
@@ -167,7 +167,7 @@ static void scan_failed_legs(struct agent_nbd *nb, struct agent_nl_volume *vols,
 				d->leg = leg;
 				nb->dirty = true;
 			}
-			if (d->link == AGENT_NBD_UP && !d->reconnected) {
+			if (d->link == AGENT_NBD_UP) {
 				char why[CRU_NAME_MAX + 32];
 
 				snprintf(why, sizeof(why), "leg %d of %s failed",
@@ -178,19 +178,26 @@ static void scan_failed_legs(struct agent_nbd *nb, struct agent_nl_volume *vols,
 	}
 }
 
+/* A failed attempt: the next one after the back-off, in so many seconds. */
+static double retry_later(struct agent_nbd_dev *d, double now,
+			  const char *why)
+{
+	d->attempts++;
+	d->next_attempt = now + agent_nbd_backoff(d->attempts);
+	snprintf(d->last_error, sizeof(d->last_error), "%s", why);
+	return d->next_attempt - now;
+}
+
 static int reconnect(struct agent_nbd_dev *d, struct cru_err *err)
 {
-	struct cru_nbd_options o = { .timeout_ms = AGENT_NBD_CONNECT_MS };
-	struct cru_nbd_config c = {
-		.index = d->index,
-		.timeout_s = CRU_NBDLEG_TIMEOUT_S,
-		.dead_conn_timeout_s = CRU_NBDLEG_DEAD_CONN_S,
-	};
+	struct cru_nbd_options o;
+	struct cru_nbd_config c;
 	struct cru_nbd_export ex;
-	struct cru_nbd_nl *nl;
+	struct cru_nl *nl;
 	struct cru_nbd_uri u;
 	int index, r;
 
+	cru_nbdleg_settings(d->index, AGENT_NBD_CONNECT_MS, 0, &o, &c);
 	r = cru_nbd_parse_uri(d->uri, &u, err);
 	if (r)
 		return r;
@@ -208,7 +215,7 @@ static int reconnect(struct agent_nbd_dev *d, struct cru_err *err)
 					index, d->index);
 		}
 	}
-	cru_nbd_nl_close(nl);
+	cru_nl_close(nl);
 	return r;
 }
 
@@ -226,7 +233,7 @@ static void restore(struct agent_nbd_dev *d, struct agent_nl_volume *vols,
 			v = &vols[i].cur;
 	if (!v || d->leg < 0 ||
 	    v->leg_states[d->leg] != CRUCIBLE_NL_LEG_FAILED || !cmd) {
-		d->reconnected = false;
+		d->link = AGENT_NBD_UP;
 		return;
 	}
 	snprintf(what, sizeof(what), "%s: restore leg %d", v->name, d->leg);
@@ -234,14 +241,11 @@ static void restore(struct agent_nbd_dev *d, struct agent_nl_volume *vols,
 						   (uint8_t)d->leg,
 						   CRUCIBLE_LEG_ACTION_RESTORE),
 			   what, &err)) {
-		d->attempts++;
-		d->next_attempt = now + agent_nbd_backoff(d->attempts);
-		snprintf(d->last_error, sizeof(d->last_error), "%s", err.msg);
 		log_warn("%s; trying again in %.0f s", err.msg,
-			 d->next_attempt - now);
+			 retry_later(d, now, err.msg));
 		return;
 	}
-	d->reconnected = false;
+	d->link = AGENT_NBD_UP;
 	log_info("%s: leg %d on /dev/nbd%d is back in service (repair of what it missed follows)",
 		 v->name, d->leg, d->index);
 }
@@ -266,7 +270,7 @@ static void write_state(struct agent_nbd *nb)
 		json_object_object_add(o, "index", json_object_new_int(d->index));
 		json_object_object_add(o, "uri", json_object_new_string(d->uri));
 		json_object_object_add(o, "link", json_object_new_string(
-			d->link == AGENT_NBD_UP ? "up" : "dead"));
+			d->link == AGENT_NBD_DEAD ? "dead" : "up"));
 		json_object_object_add(o, "reconnects",
 				       json_object_new_int64(d->reconnects));
 		json_object_object_add(o, "attempts",
@@ -299,32 +303,26 @@ void agent_nbd_pass(struct agent_nbd *nb, struct agent_nl_volume *vols,
 	scan_failed_legs(nb, vols, nr, now);
 	for (i = 0; i < AGENT_NBD_MAX; i++) {
 		struct agent_nbd_dev *d = &nb->devs[i];
-		int r;
+		double wait;
 
 		if (!d->used || now < d->next_attempt)
 			continue;
 		if (d->link == AGENT_NBD_DEAD) {
-			r = reconnect(d, &err);
 			nb->dirty = true;
-			if (r) {
-				d->attempts++;
-				d->next_attempt = now + agent_nbd_backoff(d->attempts);
-				snprintf(d->last_error, sizeof(d->last_error),
-					 "%s", err.msg);
+			if (reconnect(d, &err)) {
+				wait = retry_later(d, now, err.msg);
 				log_warn("/dev/nbd%d: reconnect failed (attempt %u): %s; next in %.0f s",
-					 d->index, d->attempts, err.msg,
-					 d->next_attempt - now);
+					 d->index, d->attempts, err.msg, wait);
 				continue;
 			}
-			d->link = AGENT_NBD_UP;
+			d->link = AGENT_NBD_RECONNECTED;
 			d->attempts = 0;
 			d->reconnects++;
-			d->reconnected = true;
 			d->last_error[0] = '\0';
 			log_info("/dev/nbd%d: reconnected to %s (reconnect %u)",
 				 d->index, d->uri, d->reconnects);
 		}
-		if (d->reconnected)
+		if (d->link == AGENT_NBD_RECONNECTED)
 			restore(d, vols, nr, cmd, now);
 	}
 	if (nb->dirty)
@@ -341,7 +339,7 @@ double agent_nbd_next(const struct agent_nbd *nb)
 	for (i = 0; i < AGENT_NBD_MAX; i++) {
 		const struct agent_nbd_dev *d = &nb->devs[i];
 
-		if (d->used && (d->link == AGENT_NBD_DEAD || d->reconnected) &&
+		if (d->used && d->link != AGENT_NBD_UP &&
 		    (next < 0 || d->next_attempt < next))
 			next = d->next_attempt;
 	}

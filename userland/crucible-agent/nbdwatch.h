@@ -31,6 +31,7 @@
 enum agent_nbd_link {
 	AGENT_NBD_UP,
 	AGENT_NBD_DEAD,		/* LINK_DEAD, or the leg on it failed */
+	AGENT_NBD_RECONNECTED,	/* up again: restore the leg at the next pass */
 };
 
 struct agent_nbd_dev {
@@ -40,7 +41,6 @@ struct agent_nbd_dev {
 	char volume[CRU_NAME_MAX + 1];	/* "" until seen as a leg */
 	int leg;
 	enum agent_nbd_link link;
-	bool reconnected;		/* restore the leg at the next pass */
 	unsigned int attempts;		/* failed attempts in a row */
 	double next_attempt;
 	unsigned int reconnects;	/* successful ones, since the agent started */
@@ -49,7 +49,7 @@ struct agent_nbd_dev {
 
 struct agent_nbd {
 	const char *state_dir;
-	struct cru_nbd_nl *ev;		/* LINK_DEAD events; NULL without nbd */
+	struct cru_nl *ev;		/* LINK_DEAD events; NULL without nbd */
 	double next_open;
 	struct agent_nbd_dev devs[AGENT_NBD_MAX];
 	bool dirty;			/* nbd.json to be written */

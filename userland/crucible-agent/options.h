@@ -10,8 +10,9 @@
 #include <stdio.h>
 
 #include "../lib/log.h"
+#include "../lib/nbdleg.h"
 
-#define AGENT_DEFAULT_STATE_DIR		"/run/crucible-agent"
+#define AGENT_DEFAULT_STATE_DIR		CRU_AGENT_STATE_DIR	/* lib/nbdleg.h */
 #define AGENT_DEFAULT_RESCAN		60	/* seconds */
 #define AGENT_DEFAULT_REPAIR_BATCH	64	/* regions per REPAIR request */
 #define AGENT_PID_FILE			"crucible-agent.pid"

@@ -27,7 +27,6 @@
 
 #define TABLE_LEN 4096
 
-
 /* Exit status for a failed volume operation. */
 static int exit_for(int ret)
 {

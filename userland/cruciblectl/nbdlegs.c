@@ -15,25 +15,21 @@
 #include "../lib/log.h"
 #include "../lib/nbd.h"
 #include "../lib/nbdleg.h"
+#include "../lib/nl.h"
 #include "options.h"
 
 int ctl_nbd_resolve_legs(struct cru_spec *spec, int attached[CRU_NR_LEGS])
 {
-	struct cru_nbd_options o = {
-		.timeout_ms = CRU_NBDLEG_CONNECT_MS,
-		.min_size = cru_spec_leg_bytes(spec),
-	};
-	struct cru_nbd_config c = {
-		.index = -1,
-		.timeout_s = CRU_NBDLEG_TIMEOUT_S,
-		.dead_conn_timeout_s = CRU_NBDLEG_DEAD_CONN_S,
-	};
-	struct cru_nbd_nl *nl = NULL;
+	struct cru_nbd_options o;
+	struct cru_nbd_config c;
+	struct cru_nl *nl = NULL;
 	struct cru_nbd_export ex;
 	struct cru_nbd_uri u;
 	struct cru_err err;
 	int i, ret = CTL_EXIT_OK;
 
+	cru_nbdleg_settings(-1, CRU_NBDLEG_CONNECT_MS, cru_spec_leg_bytes(spec),
+			    &o, &c);
 	for (i = 0; i < CRU_NR_LEGS; i++)
 		attached[i] = -1;
 	for (i = 0; i < CRU_NR_LEGS && ret == CTL_EXIT_OK; i++) {
@@ -62,11 +58,11 @@ int ctl_nbd_resolve_legs(struct cru_spec *spec, int attached[CRU_NR_LEGS])
 		log_info("leg %d: %s connected as /dev/nbd%d", i, l->uri,
 			 attached[i]);
 	}
-	cru_nbd_nl_close(nl);
+	cru_nl_close(nl);
 	return ret;
 }
 
-static void disconnect(struct cru_nbd_nl **nl, int index)
+static void disconnect(struct cru_nl **nl, int index)
 {
 	struct cru_err err;
 
@@ -82,18 +78,18 @@ static void disconnect(struct cru_nbd_nl **nl, int index)
 
 void ctl_nbd_undo_legs(const int attached[CRU_NR_LEGS])
 {
-	struct cru_nbd_nl *nl = NULL;
+	struct cru_nl *nl = NULL;
 	int i;
 
 	for (i = 0; i < CRU_NR_LEGS; i++)
 		if (attached[i] >= 0)
 			disconnect(&nl, attached[i]);
-	cru_nbd_nl_close(nl);
+	cru_nl_close(nl);
 }
 
 void ctl_nbd_release_legs(const struct cru_table *t)
 {
-	struct cru_nbd_nl *nl = NULL;
+	struct cru_nl *nl = NULL;
 	char backend[CRU_SPEC_URI_MAX + 1];
 	int i, index;
 
@@ -104,5 +100,5 @@ void ctl_nbd_release_legs(const struct cru_table *t)
 			continue;
 		disconnect(&nl, index);
 	}
-	cru_nbd_nl_close(nl);
+	cru_nl_close(nl);
 }

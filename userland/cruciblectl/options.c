@@ -92,7 +92,8 @@ static const struct {
 	  "    -j, --json               machine-readable output\n" },
 };
 
-#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NR_COMMANDS ARRAY_SIZE(commands)
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
 {
@@ -150,21 +151,54 @@ static int next_opt(int argc, char **argv, const char *shortopts,
 		    const struct option *longopts, const char *cmd,
 		    struct cru_err *err)
 {
+	int before = optind;
 	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+	const char *word;
 
 	if (c == '?') {
-		if (optopt)
+		/*
+		 * A long option is a word of its own and always consumed;
+		 * a short one in the middle of "-xyz" is not.  getopt sets
+		 * optopt to 0 for an unknown long option, and to its val
+		 * for a known one given a value it does not take.
+		 */
+		word = argv[optind - 1];
+		if (optind == before || strncmp(word, "--", 2))
 			return cru_err_set(err, -EINVAL,
 					   "%s: unknown option '-%c'", cmd,
 					   optopt);
+		if (optopt)
+			return cru_err_set(err, -EINVAL,
+					   "%s: option '%.*s' takes no value",
+					   cmd, (int)strcspn(word, "="), word);
 		return cru_err_set(err, -EINVAL, "%s: unknown option '%s'",
-				   cmd, argv[optind - 1]);
+				   cmd, word);
 	}
 	if (c == ':')
 		return cru_err_set(err, -EINVAL,
 				   "%s: option '%s' needs a value", cmd,
 				   argv[optind - 1]);
 	return c;
+}
+
+/* A subcommand's --help: show its usage instead of running it. */
+static int ask_help(struct ctl_opts *o)
+{
+	o->help_cmd = o->cmd;
+	o->cmd = CTL_CMD_HELP;
+	return 0;
+}
+
+/* The index of @word in @names (the words of an action enum), or -1. */
+static int lookup_action(const char *word, const char *const *names,
+			 size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(word, names[i]))
+			return (int)i;
+	return -1;
 }
 
 static int parse_uint_opt(const char *cmd, const char *opt, const char *val,
@@ -246,9 +280,7 @@ static int parse_format(int argc, char **argv, struct ctl_opts *o,
 			o->force = true;
 			break;
 		case 'h':
-			o->help_cmd = o->cmd;
-			o->cmd = CTL_CMD_HELP;
-			return 0;
+			return ask_help(o);
 		default:
 			return c;
 		}
@@ -295,15 +327,18 @@ static int parse_simple(int argc, char **argv, struct ctl_opts *o,
 			o->json = true;
 			break;
 		case 'h':
-			o->help_cmd = o->cmd;
-			o->cmd = CTL_CMD_HELP;
-			return 0;
+			return ask_help(o);
 		default:
 			return c;
 		}
 	}
 	return want_args(cmd, argc - optind, min, max, err);
 }
+
+static const char *const reconcile_actions[] = {
+	[CTL_RECONCILE_START] = "start",
+	[CTL_RECONCILE_STOP] = "stop",
+};
 
 static int parse_reconcile(int argc, char **argv, struct ctl_opts *o,
 			   struct cru_err *err)
@@ -339,9 +374,7 @@ static int parse_reconcile(int argc, char **argv, struct ctl_opts *o,
 			have_timing = true;
 			break;
 		case 'h':
-			o->help_cmd = o->cmd;
-			o->cmd = CTL_CMD_HELP;
-			return 0;
+			return ask_help(o);
 		default:
 			return c;
 		}
@@ -351,29 +384,28 @@ static int parse_reconcile(int argc, char **argv, struct ctl_opts *o,
 		return ret;
 	o->volume = argv[optind];
 	action = argv[optind + 1];
-	if (!strcmp(action, "start"))
-		o->reconcile = CTL_RECONCILE_START;
-	else if (!strcmp(action, "stop"))
-		o->reconcile = CTL_RECONCILE_STOP;
-	else
+	ret = lookup_action(action, reconcile_actions,
+			    ARRAY_SIZE(reconcile_actions));
+	if (ret < 0)
 		return cru_err_set(err, -EINVAL,
 				   "reconcile: unknown action '%s' (expected start or stop)",
 				   action);
+	o->reconcile = ret;
 	if (have_timing && !o->wait)
 		return cru_err_set(err, -EINVAL,
 				   "reconcile: --interval and --timeout need --wait");
 	return 0;
 }
 
+static const char *const leg_actions[] = {
+	[CTL_LEG_FAIL] = "fail",
+	[CTL_LEG_RESTORE] = "restore",
+	[CTL_LEG_REPLACE] = "replace",
+};
+
 static int leg_action(const char *word)
 {
-	if (!strcmp(word, "fail"))
-		return CTL_LEG_FAIL;
-	if (!strcmp(word, "restore"))
-		return CTL_LEG_RESTORE;
-	if (!strcmp(word, "replace"))
-		return CTL_LEG_REPLACE;
-	return -1;
+	return lookup_action(word, leg_actions, ARRAY_SIZE(leg_actions));
 }
 
 static int parse_leg_index(const char *cmd, const char *word, int *leg,
@@ -410,9 +442,7 @@ static int parse_leg(int argc, char **argv, struct ctl_opts *o,
 			o->force = true;
 			break;
 		case 'h':
-			o->help_cmd = o->cmd;
-			o->cmd = CTL_CMD_HELP;
-			return 0;
+			return ask_help(o);
 		default:
 			return c;
 		}
@@ -501,9 +531,7 @@ static int parse_regions(int argc, char **argv, struct ctl_opts *o,
 			o->json = true;
 			break;
 		case 'h':
-			o->help_cmd = o->cmd;
-			o->cmd = CTL_CMD_HELP;
-			return 0;
+			return ask_help(o);
 		default:
 			return c;
 		}
@@ -535,13 +563,107 @@ static int parse_records(int argc, char **argv, struct ctl_opts *o,
 	return ret;
 }
 
-static int pool_words(const char *cmd, const char *action, int have, int want,
+/* The words after the action of pool and region: exactly @want of them. */
+static int want_words(const char *cmd, const char *action, int have, int want,
 		      struct cru_err *err)
 {
 	if (have != want)
 		return cru_err_set(err, -EINVAL,
 				   "%s %s: expected %d argument%s, got %d (see 'cruciblectl %s --help')",
 				   cmd, action, want, want == 1 ? "" : "s", have, cmd);
+	return 0;
+}
+
+/* The <pool> of pool and region actions: a name or a path, not empty. */
+static int pool_word(struct ctl_opts *o, const char *cmd, const char *action,
+		     const char *word, struct cru_err *err)
+{
+	o->pool = word;
+	if (!*word)
+		return cru_err_set(err, -EINVAL, "%s %s: empty pool", cmd, action);
+	return 0;
+}
+
+static const char *const pool_actions[] = {
+	[CTL_POOL_INIT] = "init",
+	[CTL_POOL_LIST] = "list",
+	[CTL_POOL_SHOW] = "show",
+	[CTL_POOL_OPEN] = "open",
+	[CTL_POOL_CLOSE] = "close",
+};
+
+/* pool <action> [<pool>|<device>]: @n words @w after the action. */
+static int pool_args(struct ctl_opts *o, const char *action, int n, char **w,
+		     bool have_size, struct cru_err *err)
+{
+	int a = lookup_action(action, pool_actions, ARRAY_SIZE(pool_actions));
+	int ret;
+
+	if (a < 0)
+		return cru_err_set(err, -EINVAL,
+				   "pool: unknown action '%s' (expected init, list, show, open or close)",
+				   action);
+	o->pool_action = a;
+	if ((o->name || o->force) && a != CTL_POOL_INIT)
+		return cru_err_set(err, -EINVAL,
+				   "pool %s: --name and --force are for init", action);
+	if (o->all && a != CTL_POOL_OPEN && a != CTL_POOL_CLOSE)
+		return cru_err_set(err, -EINVAL,
+				   "pool %s: --all is for open and close", action);
+	if (have_size)
+		return cru_err_set(err, -EINVAL,
+				   "pool %s: --size is for region create", action);
+	if (a == CTL_POOL_LIST)
+		return want_words("pool", action, n, 0, err);
+	if (o->all) {
+		if (n)
+			return cru_err_set(err, -EINVAL,
+					   "pool %s: --all or a pool, not both", action);
+		return 0;
+	}
+	ret = want_words("pool", action, n, 1, err);
+	if (ret)
+		return ret;
+	return pool_word(o, "pool", action, w[0], err);
+}
+
+static const char *const region_actions[] = {
+	[CTL_REGION_CREATE] = "create",
+	[CTL_REGION_REMOVE] = "remove",
+	[CTL_REGION_LIST] = "list",
+};
+
+/* region <action> <pool> [<region>]: @n words @w after the action. */
+static int region_args(struct ctl_opts *o, const char *action, int n,
+		       char **w, bool have_size, struct cru_err *err)
+{
+	int a = lookup_action(action, region_actions,
+			      ARRAY_SIZE(region_actions));
+	int ret;
+
+	if (a < 0)
+		return cru_err_set(err, -EINVAL,
+				   "region: unknown action '%s' (expected create, remove or list)",
+				   action);
+	o->region_action = a;
+	if (o->force || o->all)
+		return cru_err_set(err, -EINVAL, "region: --force and --all are for pool");
+	if (a != CTL_REGION_CREATE && (o->name || have_size))
+		return cru_err_set(err, -EINVAL,
+				   "region %s: --name and --size are for create", action);
+	ret = want_words("region", action, n, a == CTL_REGION_REMOVE ? 2 : 1, err);
+	if (!ret)
+		ret = pool_word(o, "region", action, w[0], err);
+	if (ret)
+		return ret;
+	if (a == CTL_REGION_REMOVE) {
+		o->region = w[1];
+		if (!*o->region)
+			return cru_err_set(err, -EINVAL, "region remove: empty region");
+	}
+	if (a == CTL_REGION_CREATE && (!have_size || !o->size))
+		return cru_err_set(err, -EINVAL,
+				   "region create: --size is required (and not 0)");
 	return 0;
 }
 
@@ -559,7 +681,7 @@ static int parse_pool_region(int argc, char **argv, struct ctl_opts *o,
 		{ NULL, 0, NULL, 0 },
 	};
 	bool pool = o->cmd == CTL_CMD_POOL, have_size = false;
-	const char *cmd = pool ? "pool" : "region", *action;
+	const char *cmd = pool ? "pool" : "region";
 	char **w;
 	int c, n, ret;
 
@@ -586,9 +708,7 @@ static int parse_pool_region(int argc, char **argv, struct ctl_opts *o,
 			o->registry = optarg;
 			break;
 		case 'h':
-			o->help_cmd = o->cmd;
-			o->cmd = CTL_CMD_HELP;
-			return 0;
+			return ask_help(o);
 		default:
 			return c;
 		}
@@ -599,81 +719,9 @@ static int parse_pool_region(int argc, char **argv, struct ctl_opts *o,
 		return cru_err_set(err, -EINVAL,
 				   "%s: missing action (see 'cruciblectl %s --help')",
 				   cmd, cmd);
-	action = w[0];
-	n--;
-	w++;
-	if (pool) {
-		if (!strcmp(action, "init"))
-			o->pool_action = CTL_POOL_INIT;
-		else if (!strcmp(action, "list"))
-			o->pool_action = CTL_POOL_LIST;
-		else if (!strcmp(action, "show"))
-			o->pool_action = CTL_POOL_SHOW;
-		else if (!strcmp(action, "open"))
-			o->pool_action = CTL_POOL_OPEN;
-		else if (!strcmp(action, "close"))
-			o->pool_action = CTL_POOL_CLOSE;
-		else
-			return cru_err_set(err, -EINVAL,
-					   "pool: unknown action '%s' (expected init, list, show, open or close)",
-					   action);
-		if ((o->name || o->force) && o->pool_action != CTL_POOL_INIT)
-			return cru_err_set(err, -EINVAL,
-					   "pool %s: --name and --force are for init", action);
-		if (o->all && o->pool_action != CTL_POOL_OPEN &&
-		    o->pool_action != CTL_POOL_CLOSE)
-			return cru_err_set(err, -EINVAL,
-					   "pool %s: --all is for open and close", action);
-		if (have_size)
-			return cru_err_set(err, -EINVAL,
-					   "pool %s: --size is for region create", action);
-		if (o->pool_action == CTL_POOL_LIST)
-			return pool_words(cmd, action, n, 0, err);
-		if (o->all) {
-			ret = pool_words(cmd, action, n, 0, err);
-			if (ret)
-				return cru_err_set(err, ret,
-						   "pool %s: --all or a pool, not both", action);
-			return 0;
-		}
-		ret = pool_words(cmd, action, n, 1, err);
-		if (!ret)
-			o->pool = w[0];
-		if (!ret && !*o->pool)
-			ret = cru_err_set(err, -EINVAL, "pool %s: empty pool", action);
-		return ret;
-	}
-	if (!strcmp(action, "create"))
-		o->region_action = CTL_REGION_CREATE;
-	else if (!strcmp(action, "remove"))
-		o->region_action = CTL_REGION_REMOVE;
-	else if (!strcmp(action, "list"))
-		o->region_action = CTL_REGION_LIST;
-	else
-		return cru_err_set(err, -EINVAL,
-				   "region: unknown action '%s' (expected create, remove or list)",
-				   action);
-	if (o->force || o->all)
-		return cru_err_set(err, -EINVAL, "region: --force and --all are for pool");
-	if (o->region_action != CTL_REGION_CREATE && (o->name || have_size))
-		return cru_err_set(err, -EINVAL,
-				   "region %s: --name and --size are for create", action);
-	ret = pool_words(cmd, action, n,
-			 o->region_action == CTL_REGION_REMOVE ? 2 : 1, err);
-	if (ret)
-		return ret;
-	o->pool = w[0];
-	if (!*o->pool)
-		return cru_err_set(err, -EINVAL, "region %s: empty pool", action);
-	if (o->region_action == CTL_REGION_REMOVE) {
-		o->region = w[1];
-		if (!*o->region)
-			return cru_err_set(err, -EINVAL, "region remove: empty region");
-	}
-	if (o->region_action == CTL_REGION_CREATE && (!have_size || !o->size))
-		return cru_err_set(err, -EINVAL,
-				   "region create: --size is required (and not 0)");
-	return 0;
+	if (pool)
+		return pool_args(o, w[0], n - 1, w + 1, have_size, err);
+	return region_args(o, w[0], n - 1, w + 1, have_size, err);
 }
 
 static enum ctl_cmd lookup_cmd(const char *name)

@@ -36,8 +36,6 @@ static int exit_for_pool(int ret)
 	case -ENOSPC:
 	case -E2BIG:
 		return CTL_EXIT_NO_SPACE;
-	case -EEXIST:
-		return CTL_EXIT_ERROR;
 	default:
 		return CTL_EXIT_ERROR;
 	}
@@ -98,6 +96,20 @@ static int pool_open(const char *pool, const char *registry, bool readonly,
 				   pool, w.path, info.name, uuid, w.uuid);
 	}
 	return 0;
+}
+
+/* pool_open for a command: on failure, log why and give its exit status. */
+static int cmd_pool_open(const char *pool, const char *registry,
+			 bool readonly, struct cru_pool **pp)
+{
+	struct cru_err err;
+	int ret = pool_open(pool, registry, readonly, pp, &err);
+
+	if (ret) {
+		log_error("%s", err.msg);
+		return exit_for_pool(ret);
+	}
+	return CTL_EXIT_OK;
 }
 
 static void dm_name_of(const struct cru_pool_info *info,
@@ -271,16 +283,13 @@ static int pool_show(const struct ctl_opts *o)
 	struct cru_pool_info info;
 	const struct cru_pool_recovery *rec;
 	struct cru_pool *p;
-	struct cru_err err;
 	char uuid[37], a[32], b[32], c[32], w[32];
 	uint32_t s, k;
 	int ret;
 
-	ret = pool_open(o->pool, o->registry, true, &p, &err);
-	if (ret) {
-		log_error("%s", err.msg);
-		return exit_for_pool(ret);
-	}
+	ret = cmd_pool_open(o->pool, o->registry, true, &p);
+	if (ret)
+		return ret;
 	cru_pool_get_info(p, &info);
 	rec = cru_pool_recovery(p);
 	cru_uuid_str(info.uuid, uuid);
@@ -342,11 +351,9 @@ static int pool_devices(const char *pool, const char *registry, bool open)
 	int ret;
 
 	/* open resolves any interrupted transaction: read-write. */
-	ret = pool_open(pool, registry, !open, &p, &err);
-	if (ret) {
-		log_error("%s", err.msg);
-		return exit_for_pool(ret);
-	}
+	ret = cmd_pool_open(pool, registry, !open, &p);
+	if (ret)
+		return ret;
 	cru_pool_get_info(p, &info);
 	if (!info.is_bdev && info.nr_regions) {
 		log_error("pool %s is on a file (%s): its regions have no devices (use a loop device)",
@@ -462,11 +469,9 @@ static int region_create(const struct ctl_opts *o)
 	char size[32], dev[160], w[32];
 	int ret;
 
-	ret = pool_open(o->pool, o->registry, false, &p, &err);
-	if (ret) {
-		log_error("%s", err.msg);
-		return exit_for_pool(ret);
-	}
+	ret = cmd_pool_open(o->pool, o->registry, false, &p);
+	if (ret)
+		return ret;
 	ret = region_make(p, o->name, o->size, &r, &err);
 	if (ret) {
 		log_error("region create: %s", err.msg);
@@ -498,11 +503,9 @@ static int region_remove(const struct ctl_opts *o)
 	char dev[160];
 	int ret;
 
-	ret = pool_open(o->pool, o->registry, false, &p, &err);
-	if (ret) {
-		log_error("%s", err.msg);
-		return exit_for_pool(ret);
-	}
+	ret = cmd_pool_open(o->pool, o->registry, false, &p);
+	if (ret)
+		return ret;
 	cru_pool_get_info(p, &info);
 	r = cru_pool_region_find(p, o->region);
 	if (!r) {
@@ -535,15 +538,12 @@ static int region_list(const struct ctl_opts *o)
 {
 	struct cru_pool_info info;
 	struct cru_pool *p;
-	struct cru_err err;
 	uint32_t s;
 	int ret;
 
-	ret = pool_open(o->pool, o->registry, true, &p, &err);
-	if (ret) {
-		log_error("%s", err.msg);
-		return exit_for_pool(ret);
-	}
+	ret = cmd_pool_open(o->pool, o->registry, true, &p);
+	if (ret)
+		return ret;
 	cru_pool_get_info(p, &info);
 	if (!info.nr_regions)
 		printf("pool %s has no regions\n", info.name);

@@ -67,7 +67,7 @@ void cru_dm_init(void)
 	dm_log_with_errno_init(dm_log);
 }
 
-static struct dm_task *task_new(int type, const char *name,
+struct dm_task *cru_dm_task_new(int type, const char *name, bool open_count,
 				struct cru_err *err)
 {
 	struct dm_task *dmt;
@@ -86,12 +86,19 @@ static struct dm_task *task_new(int type, const char *name,
 			    name);
 		return NULL;
 	}
-	dm_task_no_open_count(dmt);
+	if (!open_count)
+		dm_task_no_open_count(dmt);
 	return dmt;
 }
 
+static struct dm_task *task_new(int type, const char *name,
+				struct cru_err *err)
+{
+	return cru_dm_task_new(type, name, false, err);
+}
+
 /* Run @dmt; on failure say what the kernel answered.  @what: "status". */
-static int task_run(struct dm_task *dmt, const char *name, const char *what,
+int cru_dm_task_run(struct dm_task *dmt, const char *name, const char *what,
 		    struct cru_err *err)
 {
 	int e;
@@ -118,7 +125,7 @@ static int dm_info(const char *name, struct dm_info *info,
 
 	if (!dmt)
 		return -ENOMEM;
-	ret = task_run(dmt, name, "device-mapper info", err);
+	ret = cru_dm_task_run(dmt, name, "device-mapper info", err);
 	if (!ret && !dm_task_get_info(dmt, info))
 		ret = cru_err_set(err, -EIO, "no device-mapper info for %s",
 				  name);
@@ -154,8 +161,9 @@ static int dm_target(const char *name, int type, struct dm_target_line *tl,
 	dmt = task_new(type, name, err);
 	if (!dmt)
 		return -ENOMEM;
-	ret = task_run(dmt, name,
-		       type == DM_DEVICE_STATUS ? "status" : "table", err);
+	ret = cru_dm_task_run(dmt, name,
+			      type == DM_DEVICE_STATUS ? "status" : "table",
+			      err);
 	if (ret)
 		goto out;
 	do {
@@ -233,7 +241,7 @@ int cru_dm_list(struct cru_dm_name **names, size_t *count,
 	dmt = task_new(DM_DEVICE_LIST, NULL, err);
 	if (!dmt)
 		return -ENOMEM;
-	ret = task_run(dmt, NULL, "listing device-mapper devices", err);
+	ret = cru_dm_task_run(dmt, NULL, "listing device-mapper devices", err);
 	if (ret)
 		goto out;
 	n = dm_task_get_names(dmt);
@@ -384,7 +392,7 @@ int cru_dm_message(const char *name, const char *msg, struct cru_err *err)
 	/* The target's own log lines name the device as "major:minor". */
 	snprintf(devno, sizeof(devno), "%u:%u: ", info.major, info.minor);
 	kfd = cru_kmsg_open();
-	ret = task_run(dmt, NULL, what, err);
+	ret = cru_dm_task_run(dmt, NULL, what, err);
 	if (ret && cru_kmsg_reason(kfd, devno, reason, sizeof(reason)))
 		cru_err_set(err, ret, "%s: the target refused message '%s': %s",
 			    name, msg, reason);
@@ -460,7 +468,7 @@ int cru_dm_create(const char *name, uint64_t sectors, const char *params,
 		return cru_err_set(err, -EIO, "cannot set up udev cookie");
 	}
 	kfd = cru_kmsg_open();
-	ret = task_run(dmt, NULL, "creating the device", &why);
+	ret = cru_dm_task_run(dmt, NULL, "creating the device", &why);
 	if (ret && cru_kmsg_reason(kfd, CRU_KMSG_TABLE_ERROR, reason,
 				   sizeof(reason)))
 		cru_err_set(err, ret, "cannot create %s: the target refused its table: %s",
@@ -506,7 +514,7 @@ void cru_dm_name_nl_volume(struct cru_nl_volume *v)
 		return;
 	if (dm_task_set_major(dmt, (int)major) &&
 	    dm_task_set_minor(dmt, (int)minor) &&
-	    !task_run(dmt, NULL, "device-mapper info", &err)) {
+	    !cru_dm_task_run(dmt, NULL, "device-mapper info", &err)) {
 		name = dm_task_get_name(dmt);
 		if (name && *name && strlen(name) <= CRU_NAME_MAX)
 			strcpy(v->name, name);
@@ -531,7 +539,7 @@ static int load_table(const char *name, uint64_t sectors, const char *params,
 		return cru_err_set(err, -ENOMEM, "out of memory");
 	}
 	kfd = cru_kmsg_open();
-	ret = task_run(dmt, NULL, "loading the table", &why);
+	ret = cru_dm_task_run(dmt, NULL, "loading the table", &why);
 	if (ret && cru_kmsg_reason(kfd, CRU_KMSG_TABLE_ERROR, reason,
 				   sizeof(reason)))
 		cru_err_set(err, ret, "%s: the target refused the new table: %s",
@@ -562,7 +570,7 @@ static int resume(const char *name, char *reason, size_t len,
 		return cru_err_set(err, -EIO, "cannot set up udev cookie");
 	}
 	kfd = cru_kmsg_open();
-	ret = task_run(dmt, NULL, "resuming", err);
+	ret = cru_dm_task_run(dmt, NULL, "resuming", err);
 	if (ret)
 		cru_kmsg_reason(kfd, NULL, reason, len);
 	else
@@ -620,7 +628,7 @@ int cru_dm_remove(const char *name, struct cru_err *err)
 		dm_task_destroy(dmt);
 		return cru_err_set(err, -EIO, "cannot set up udev cookie");
 	}
-	ret = task_run(dmt, NULL, "removing the device", &why);
+	ret = cru_dm_task_run(dmt, NULL, "removing the device", &why);
 	if (ret == -EBUSY)
 		cru_err_set(err, ret, "cannot remove %s: it is in use", name);
 	else if (ret)

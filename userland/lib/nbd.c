@@ -37,16 +37,11 @@
 #include <linux/nbd.h>
 #include <linux/netlink.h>
 
-#include <netlink/genl/ctrl.h>
 #include <netlink/genl/genl.h>
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 
 #include "nl.h"
-
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
 
 /*
  * The handshake's constants (the NBD protocol, doc/proto.md); the
@@ -1153,149 +1148,7 @@ int cru_nbd_parse_status(const struct nlmsghdr *nlh, int family, int index,
 	return cru_err_set(err, -ENODEV, "no device /dev/nbd%d", index);
 }
 
-/* ---- netlink sockets */
-
-#define NBD_NL_BUF_LEN		65536
-#define NBD_NL_TIMEOUT_MS	30000	/* CONNECT waits for the device */
-
-struct cru_nbd_nl {
-	struct nl_sock *sk;
-	int family;
-	int group;
-	uint8_t *buf;
-};
-
-void cru_nbd_nl_close(struct cru_nbd_nl *nl)
-{
-	if (!nl)
-		return;
-	if (nl->sk)
-		nl_socket_free(nl->sk);	/* closes the socket */
-	free(nl->buf);
-	free(nl);
-}
-
-int cru_nbd_nl_fd(const struct cru_nbd_nl *nl)
-{
-	return nl_socket_get_fd(nl->sk);
-}
-
-int cru_nbd_nl_family(const struct cru_nbd_nl *nl)
-{
-	return nl->family;
-}
-
-static int libnl_errno(int nlerr)
-{
-	switch (-nlerr) {
-	case NLE_OBJ_NOTFOUND:
-		return -ENOENT;
-	case NLE_PERM:
-		return -EPERM;
-	case NLE_NOMEM:
-		return -ENOMEM;
-	}
-	return -EIO;
-}
-
-static int nbd_nl_new(struct cru_nbd_nl **out, bool events,
-		      struct cru_err *err)
-{
-	struct cru_nbd_nl *nl = calloc(1, sizeof(*nl));
-	int one = 1, ret, fd;
-
-	*out = NULL;
-	if (!nl)
-		return cru_err_set(err, -ENOMEM, "out of memory");
-	nl->group = -1;
-	nl->buf = malloc(NBD_NL_BUF_LEN);
-	nl->sk = nl_socket_alloc();
-	if (!nl->buf || !nl->sk) {
-		cru_nbd_nl_close(nl);
-		return cru_err_set(err, -ENOMEM, "out of memory");
-	}
-	if (events)
-		nl_socket_disable_seq_check(nl->sk);
-	ret = genl_connect(nl->sk);
-	if (ret) {
-		cru_nbd_nl_close(nl);
-		return cru_err_set(err, -EPROTONOSUPPORT,
-				   "nbd: cannot open a generic netlink socket: %s",
-				   nl_geterror(ret));
-	}
-	fd = nl_socket_get_fd(nl->sk);
-	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
-	nl->family = genl_ctrl_resolve(nl->sk, NBD_GENL_FAMILY_NAME);
-	if (nl->family < 0) {
-		ret = libnl_errno(nl->family);
-		cru_nbd_nl_close(nl);
-		if (ret == -ENOENT)
-			return cru_err_set(err, ret,
-					   "nbd: the nbd module is not loaded (modprobe nbd)");
-		return cru_err_set(err, ret,
-				   "nbd: cannot resolve the netlink family: %s",
-				   strerror(-ret));
-	}
-	if (events) {
-		nl->group = genl_ctrl_resolve_grp(nl->sk, NBD_GENL_FAMILY_NAME,
-						  NBD_GENL_MCAST_GROUP_NAME);
-		if (nl->group < 0) {
-			ret = libnl_errno(nl->group);
-			cru_nbd_nl_close(nl);
-			return cru_err_set(err, ret,
-					   "nbd: no multicast group '%s'",
-					   NBD_GENL_MCAST_GROUP_NAME);
-		}
-		ret = nl_socket_add_membership(nl->sk, nl->group);
-		if (!ret)
-			ret = nl_socket_set_nonblocking(nl->sk);
-		if (ret) {
-			cru_nbd_nl_close(nl);
-			return cru_err_set(err, -EIO,
-					   "nbd: cannot join the event group: %s",
-					   nl_geterror(ret));
-		}
-	}
-	*out = nl;
-	return 0;
-}
-
-int cru_nbd_nl_open(struct cru_nbd_nl **nl, struct cru_err *err)
-{
-	return nbd_nl_new(nl, false, err);
-}
-
-int cru_nbd_nl_open_events(struct cru_nbd_nl **nl, struct cru_err *err)
-{
-	return nbd_nl_new(nl, true, err);
-}
-
-/* One datagram: its length, -EAGAIN (none, @wait_ms 0), -ETIMEDOUT, -errno. */
-static int recv_datagram(struct cru_nbd_nl *nl, int wait_ms)
-{
-	struct pollfd pfd = { .fd = nl_socket_get_fd(nl->sk), .events = POLLIN };
-	ssize_t n;
-	int r;
-
-	for (;;) {
-		r = poll(&pfd, 1, wait_ms);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (!r)
-			return wait_ms ? -ETIMEDOUT : -EAGAIN;
-		n = recv(pfd.fd, nl->buf, NBD_NL_BUF_LEN, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN && wait_ms)
-			continue;
-		if (n < 0)
-			return -errno;
-		return (int)n;
-	}
-}
+/* ---- netlink sockets (nl.c's, for the "nbd" family) */
 
 /* What the kernel's errors mean for each request. */
 static const char *errno_hint(uint8_t cmd, int error)
@@ -1318,95 +1171,99 @@ static const char *errno_hint(uint8_t cmd, int error)
 	return NULL;
 }
 
-struct reply {
-	uint8_t cmd;
-	int index;		/* CONNECT */
-	bool connected;		/* STATUS */
-	bool got;
-	struct cru_err perr;
-	int pret;
+/* "<what>: <kernel's message>", or the errno with what it means here. */
+static void nbd_sentence(const struct cru_nl_ack *ack,
+			 const struct nlmsghdr *req, const char *what,
+			 char *buf, size_t len)
+{
+	const struct genlmsghdr *g = req ? nlmsg_data(req) : NULL;
+	const char *hint = errno_hint(g ? g->cmd : 0, ack->error);
+
+	if (ack->msg[0])
+		snprintf(buf, len, "%s: %s", what, ack->msg);
+	else
+		snprintf(buf, len, "%s: %s%s%s", what, strerror(-ack->error),
+			 hint ? ": " : "", hint ? hint : "");
+}
+
+static const struct cru_genl_family nbd_family = {
+	.name = NBD_GENL_FAMILY_NAME,
+	.missing = "the nbd module is not loaded (modprobe nbd)",
+	.timeout_ms = 30000,	/* CONNECT waits for the device */
+	.sentence = nbd_sentence,
 };
 
-/*
- * Send @m (consumed) and read up to its ack; the reply of @cmd (CONNECT,
- * STATUS) is parsed into @r.
- */
-static int transact(struct cru_nbd_nl *nl, struct nl_msg *m,
-		    const char *what, struct reply *r, struct cru_err *err)
+/* nl.c's sentences about the socket, as this file's: "nbd: ...". */
+static int nbd_open_failed(int ret, struct cru_err *err)
 {
-	struct cru_nl_ack ack;
-	struct nlmsghdr *nlh;
-	const char *hint;
-	uint32_t seq;
-	int n, ret;
+	char msg[CRU_ERR_LEN];
+
+	if (!err)
+		return ret;
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	return cru_err_set(err, ret, "nbd: %s", msg);
+}
+
+int cru_nbd_nl_open(struct cru_nl **nl, struct cru_err *err)
+{
+	int ret = cru_genl_open(nl, &nbd_family, err);
+
+	return ret ? nbd_open_failed(ret, err) : 0;
+}
+
+int cru_nbd_nl_open_events(struct cru_nl **nl, struct cru_err *err)
+{
+	int ret = cru_genl_open_events(nl, &nbd_family,
+				       NBD_GENL_MCAST_GROUP_NAME, 0, err);
+
+	return ret ? nbd_open_failed(ret, err) : 0;
+}
+
+/* The reply a request of @cmd (CONNECT, STATUS) waits for. */
+struct reply {
+	int family;
+	uint8_t cmd;
+	int index;		/* CONNECT's answer; STATUS's question */
+	bool connected;		/* STATUS */
+	bool got;
+};
+
+static int take_reply(const struct nlmsghdr *nlh, void *arg,
+		      struct cru_err *err)
+{
+	struct reply *r = arg;
+
+	if (r->got)
+		return 0;
+	r->got = true;
+	if (r->cmd == NBD_CMD_STATUS)
+		return cru_nbd_parse_status(nlh, r->family, r->index,
+					    &r->connected, err);
+	return cru_nbd_parse_index(nlh, r->family, r->cmd, &r->index, err);
+}
+
+/* Send @m (consumed) and wait for its ack, and for reply @r if not NULL. */
+static int request(struct cru_nl *nl, struct nl_msg *m, const char *what,
+		   struct reply *r, struct cru_err *err)
+{
+	int ret;
 
 	if (!m)
 		return cru_err_set(err, -ENOMEM, "%s: out of memory", what);
-	ret = nl_send_auto(nl->sk, m);
-	seq = nlmsg_hdr(m)->nlmsg_seq;
-	nlmsg_free(m);
-	if (ret < 0)
-		return cru_err_set(err, -EIO, "%s: netlink send: %s", what,
-				   nl_geterror(ret));
-	for (;;) {
-		n = recv_datagram(nl, NBD_NL_TIMEOUT_MS);
-		if (n == -ETIMEDOUT)
-			return cru_err_set(err, n,
-					   "%s: no answer from the kernel in %d s",
-					   what, NBD_NL_TIMEOUT_MS / 1000);
-		if (n < 0)
-			return cru_err_set(err, n, "%s: netlink receive: %s",
-					   what, strerror(-n));
-		for (nlh = (struct nlmsghdr *)nl->buf; NLMSG_OK(nlh, n);
-		     nlh = NLMSG_NEXT(nlh, n)) {
-			if (nlh->nlmsg_seq != seq)
-				continue;
-			if (nlh->nlmsg_type == NLMSG_ERROR) {
-				if (cru_nl_parse_ack(nlh, &ack))
-					return cru_err_set(err, -EBADMSG,
-							   "%s: malformed answer",
-							   what);
-				if (!ack.error) {
-					if (r && r->pret)
-						return cru_err_set(err, r->pret,
-								   "%s: %s", what,
-								   r->perr.msg);
-					if (r && !r->got)
-						return cru_err_set(err, -EBADMSG,
-								   "%s: the kernel acknowledged without a reply",
-								   what);
-					return 0;
-				}
-				hint = errno_hint(r ? r->cmd : 0, ack.error);
-				if (ack.msg[0])
-					return cru_err_set(err, ack.error,
-							   "%s: %s", what, ack.msg);
-				return cru_err_set(err, ack.error, "%s: %s%s%s",
-						   what, strerror(-ack.error),
-						   hint ? ": " : "",
-						   hint ? hint : "");
-			}
-			if (!r || r->got || nlh->nlmsg_type != nl->family)
-				continue;
-			r->got = true;
-			if (r->cmd == NBD_CMD_STATUS)
-				r->pret = cru_nbd_parse_status(nlh, nl->family,
-							       r->index,
-							       &r->connected,
-							       &r->perr);
-			else
-				r->pret = cru_nbd_parse_index(nlh, nl->family,
-							      r->cmd, &r->index,
-							      &r->perr);
-		}
-	}
+	ret = cru_genl_request(nl, m, what, r ? take_reply : NULL, r, err);
+	if (!ret && r && !r->got)
+		return cru_err_set(err, -EBADMSG,
+				   "%s: the kernel acknowledged without a reply",
+				   what);
+	return ret;
 }
 
-int cru_nbd_kernel_connect(struct cru_nbd_nl *nl, int fd,
+int cru_nbd_kernel_connect(struct cru_nl *nl, int fd,
 			   const struct cru_nbd_config *c, int *index,
 			   struct cru_err *err)
 {
-	struct reply r = { .cmd = NBD_CMD_CONNECT, .index = -1 };
+	struct reply r = { .family = cru_nl_family(nl),
+			   .cmd = NBD_CMD_CONNECT, .index = -1 };
 	char what[64];
 	int ret;
 
@@ -1415,47 +1272,44 @@ int cru_nbd_kernel_connect(struct cru_nbd_nl *nl, int fd,
 			 c->index);
 	else
 		snprintf(what, sizeof(what), "nbd: connecting a device");
-	ret = transact(nl, cru_nbd_msg_connect(nl->family, fd, c), what, &r,
-		       err);
+	ret = request(nl, cru_nbd_msg_connect(r.family, fd, c), what, &r,
+		      err);
 	if (!ret)
 		*index = r.index;
 	return ret;
 }
 
-int cru_nbd_kernel_reconfigure(struct cru_nbd_nl *nl, int index, int fd,
+int cru_nbd_kernel_reconfigure(struct cru_nl *nl, int index, int fd,
 			       const char *backend, struct cru_err *err)
 {
-	/* No reply but the ack: @r only names the command for the hints. */
-	struct reply r = { .cmd = NBD_CMD_RECONFIGURE, .got = true };
 	char what[64];
 
 	snprintf(what, sizeof(what), "nbd: reconnecting /dev/nbd%d", index);
-
-	return transact(nl, cru_nbd_msg_reconfigure(nl->family, index, fd,
-						    backend), what, &r, err);
+	return request(nl, cru_nbd_msg_reconfigure(cru_nl_family(nl), index,
+						   fd, backend),
+		       what, NULL, err);
 }
 
-int cru_nbd_kernel_disconnect(struct cru_nbd_nl *nl, int index,
+int cru_nbd_kernel_disconnect(struct cru_nl *nl, int index,
 			      struct cru_err *err)
 {
-	struct reply r = { .cmd = NBD_CMD_DISCONNECT, .got = true };
 	char what[64];
 
 	snprintf(what, sizeof(what), "nbd: disconnecting /dev/nbd%d", index);
-	return transact(nl, cru_nbd_msg_disconnect(nl->family, index), what,
-			&r, err);
+	return request(nl, cru_nbd_msg_disconnect(cru_nl_family(nl), index),
+		       what, NULL, err);
 }
 
-int cru_nbd_kernel_status(struct cru_nbd_nl *nl, int index, bool *connected,
+int cru_nbd_kernel_status(struct cru_nl *nl, int index, bool *connected,
 			  struct cru_err *err)
 {
-	struct reply r = { .cmd = NBD_CMD_STATUS, .index = index };
+	struct reply r = { .family = cru_nl_family(nl),
+			   .cmd = NBD_CMD_STATUS, .index = index };
 	char what[64];
 	int ret;
 
 	snprintf(what, sizeof(what), "nbd: status of /dev/nbd%d", index);
-	ret = transact(nl, cru_nbd_msg_status(nl->family, index), what, &r,
-		       err);
+	ret = request(nl, cru_nbd_msg_status(r.family, index), what, &r, err);
 	if (ret == -ENODEV)
 		cru_err_set(err, ret, "nbd: no device /dev/nbd%d", index);
 	if (!ret)
@@ -1463,15 +1317,14 @@ int cru_nbd_kernel_status(struct cru_nbd_nl *nl, int index, bool *connected,
 	return ret;
 }
 
-int cru_nbd_nl_read_event(struct cru_nbd_nl *nl, int *index,
-			  struct cru_err *err)
+int cru_nbd_nl_read_event(struct cru_nl *nl, int *index, struct cru_err *err)
 {
-	struct cru_err perr;
 	struct nlmsghdr *nlh;
+	struct cru_err perr;
 	int n;
 
 	for (;;) {
-		n = recv_datagram(nl, 0);
+		n = cru_genl_recv(nl, 0, &nlh);
 		if (n == -EAGAIN)
 			return 0;
 		if (n == -ENOBUFS)
@@ -1480,10 +1333,9 @@ int cru_nbd_nl_read_event(struct cru_nbd_nl *nl, int *index,
 		if (n < 0)
 			return cru_err_set(err, n, "nbd: reading events: %s",
 					   strerror(-n));
-		for (nlh = (struct nlmsghdr *)nl->buf; NLMSG_OK(nlh, n);
-		     nlh = NLMSG_NEXT(nlh, n)) {
+		for (; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
 			/* The group carries LINK_DEAD only, for now. */
-			if (!cru_nbd_parse_index(nlh, nl->family,
+			if (!cru_nbd_parse_index(nlh, cru_nl_family(nl),
 						 NBD_CMD_LINK_DEAD, index,
 						 &perr))
 				return 1;
@@ -1513,7 +1365,7 @@ int cru_nbd_dev_size(int index, uint64_t *bytes, struct cru_err *err)
 	return 0;
 }
 
-int cru_nbd_attach(struct cru_nbd_nl *nl, const struct cru_nbd_uri *u,
+int cru_nbd_attach(struct cru_nl *nl, const struct cru_nbd_uri *u,
 		   const struct cru_nbd_options *o,
 		   const struct cru_nbd_config *c, int *index,
 		   struct cru_nbd_export *ex, struct cru_err *err)
@@ -1543,7 +1395,7 @@ out:
 	return ret;
 }
 
-int cru_nbd_reattach(struct cru_nbd_nl *nl, int index,
+int cru_nbd_reattach(struct cru_nl *nl, int index,
 		     const struct cru_nbd_uri *u,
 		     const struct cru_nbd_options *o, const char *backend,
 		     struct cru_nbd_export *ex, struct cru_err *err)

@@ -33,6 +33,7 @@
 
 #include "log.h"
 
+struct cru_nl;
 struct nl_msg;
 struct nlmsghdr;
 
@@ -129,9 +130,11 @@ int cru_nbd_block_size(const struct cru_nbd_export *ex, uint32_t *bs,
 /* "HAS_FLAGS,SEND_FLUSH,SEND_FUA,...": the names of transmission @flags. */
 void cru_nbd_format_flags(uint16_t flags, char *buf, size_t len);
 
-/* ---- the kernel's NBD client ("nbd" generic netlink family) */
-
-struct cru_nbd_nl;
+/*
+ * ---- the kernel's NBD client ("nbd" generic netlink family)
+ *
+ * Its sockets are nl.h's (struct cru_nl): cru_nl_close, cru_nl_fd.
+ */
 
 /* How a device is set up by CONNECT. */
 struct cru_nbd_config {
@@ -148,21 +151,18 @@ struct cru_nbd_config {
  * The command socket.  -ENOENT ("the nbd module is not loaded") when the
  * kernel has no "nbd" family.
  */
-int cru_nbd_nl_open(struct cru_nbd_nl **nl, struct cru_err *err);
+int cru_nbd_nl_open(struct cru_nl **nl, struct cru_err *err);
 /*
  * The event socket: joined to "nbd_mc_group", non-blocking; poll its
- * cru_nbd_nl_fd for POLLIN and read with cru_nbd_nl_read_event.
+ * cru_nl_fd for POLLIN and read with cru_nbd_nl_read_event.
  */
-int cru_nbd_nl_open_events(struct cru_nbd_nl **nl, struct cru_err *err);
-void cru_nbd_nl_close(struct cru_nbd_nl *nl);
-int cru_nbd_nl_fd(const struct cru_nbd_nl *nl);
-int cru_nbd_nl_family(const struct cru_nbd_nl *nl);
+int cru_nbd_nl_open_events(struct cru_nl **nl, struct cru_err *err);
 
 /*
  * CONNECT: the kernel takes its own reference to socket @fd (the caller
  * closes its descriptor afterwards); the device's index in *@index.
  */
-int cru_nbd_kernel_connect(struct cru_nbd_nl *nl, int fd,
+int cru_nbd_kernel_connect(struct cru_nl *nl, int fd,
 			   const struct cru_nbd_config *c, int *index,
 			   struct cru_err *err);
 /*
@@ -170,17 +170,17 @@ int cru_nbd_kernel_connect(struct cru_nbd_nl *nl, int fd,
  * @backend must be the identifier given at CONNECT (or NULL if none was).
  * The kernel ignores the socket when no link of the device is dead.
  */
-int cru_nbd_kernel_reconfigure(struct cru_nbd_nl *nl, int index, int fd,
+int cru_nbd_kernel_reconfigure(struct cru_nl *nl, int index, int fd,
 			       const char *backend, struct cru_err *err);
 /* DISCONNECT device @index: outstanding and later I/O fails. */
-int cru_nbd_kernel_disconnect(struct cru_nbd_nl *nl, int index,
+int cru_nbd_kernel_disconnect(struct cru_nl *nl, int index,
 			      struct cru_err *err);
 /*
  * STATUS of device @index: *@connected says whether it has a
  * configuration (it stays connected while a link is dead); -ENODEV when
  * there is no such device.
  */
-int cru_nbd_kernel_status(struct cru_nbd_nl *nl, int index, bool *connected,
+int cru_nbd_kernel_status(struct cru_nl *nl, int index, bool *connected,
 			  struct cru_err *err);
 
 /*
@@ -188,7 +188,7 @@ int cru_nbd_kernel_status(struct cru_nbd_nl *nl, int index, bool *connected,
  * index in *@index, 0 when none is waiting, -ENOBUFS when events were
  * lost (the socket goes on working), or another negative errno.
  */
-int cru_nbd_nl_read_event(struct cru_nbd_nl *nl, int *index,
+int cru_nbd_nl_read_event(struct cru_nl *nl, int *index,
 			  struct cru_err *err);
 
 /* ---- high level: what the agent and crucible-nbd do */
@@ -198,7 +198,7 @@ int cru_nbd_nl_read_event(struct cru_nbd_nl *nl, int *index,
  * size, block size and flags taken from the export), close our copy:
  * the device's index in *@index.  @c->backend NULL: the canonical URI.
  */
-int cru_nbd_attach(struct cru_nbd_nl *nl, const struct cru_nbd_uri *u,
+int cru_nbd_attach(struct cru_nl *nl, const struct cru_nbd_uri *u,
 		   const struct cru_nbd_options *o,
 		   const struct cru_nbd_config *c, int *index,
 		   struct cru_nbd_export *ex, struct cru_err *err);
@@ -209,7 +209,7 @@ int cru_nbd_attach(struct cru_nbd_nl *nl, const struct cru_nbd_uri *u,
  * longer the device's.  @backend NULL: the
  * canonical URI (as cru_nbd_attach set it).
  */
-int cru_nbd_reattach(struct cru_nbd_nl *nl, int index,
+int cru_nbd_reattach(struct cru_nl *nl, int index,
 		     const struct cru_nbd_uri *u,
 		     const struct cru_nbd_options *o, const char *backend,
 		     struct cru_nbd_export *ex, struct cru_err *err);

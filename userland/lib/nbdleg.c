@@ -65,6 +65,20 @@ int cru_nbdleg_backend(int index, char *buf, size_t len)
 	return n ? 0 : -ENOENT;
 }
 
+void cru_nbdleg_settings(int index, int timeout_ms, uint64_t min_size,
+			 struct cru_nbd_options *o, struct cru_nbd_config *c)
+{
+	*o = (struct cru_nbd_options){
+		.timeout_ms = timeout_ms,
+		.min_size = min_size,
+	};
+	*c = (struct cru_nbd_config){
+		.index = index,
+		.timeout_s = CRU_NBDLEG_TIMEOUT_S,
+		.dead_conn_timeout_s = CRU_NBDLEG_DEAD_CONN_S,
+	};
+}
+
 bool cru_nbdleg_is_ours(const char *backend)
 {
 	return !strncmp(backend, "nbd://", 6);

@@ -12,13 +12,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
+#include "nbd.h"
 
 /* Defaults for the devices that back legs (Documentation/nbd.rst). */
 #define CRU_NBDLEG_TIMEOUT_S		30	/* per request */
 #define CRU_NBDLEG_DEAD_CONN_S		0	/* a dead link fails I/O at once */
 #define CRU_NBDLEG_CONNECT_MS		10000	/* connect + handshake */
+
+/*
+ * How a leg's export is connected, by cruciblectl and the agent alike:
+ * connection and handshake within @timeout_ms, exports smaller than
+ * @min_size bytes (0: any) refused, the device /dev/nbd@index (-1: the
+ * kernel picks) set up with the defaults above.
+ */
+void cru_nbdleg_settings(int index, int timeout_ms, uint64_t min_size,
+			 struct cru_nbd_options *o, struct cru_nbd_config *c);
 
 /*
  * The NBD index of leg device @dev ("MAJ:MIN" or a path): 0 and *@index,

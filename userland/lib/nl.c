@@ -693,6 +693,7 @@ struct cru_pending {
 
 struct cru_nl {
 	struct nl_sock *sk;
+	const struct cru_genl_family *fam;
 	int family;
 	int group;		/* event sockets: the group joined, else -1 */
 	cru_nl_ack_fn ack_fn;
@@ -719,8 +720,17 @@ static int nl_errno(int nlerr)
 	return -EIO;
 }
 
-/* A connected generic netlink socket, family not resolved yet. */
-static int new_socket(struct cru_nl **out, struct cru_err *err)
+static const struct cru_genl_family crucible_family = {
+	.name = CRUCIBLE_GENL_NAME,
+	.missing = "the kernel has no '" CRUCIBLE_GENL_NAME
+		   "' netlink family (dm-crucible not loaded, or too old)",
+	.timeout_ms = CRU_NL_TIMEOUT_MS,
+	.sentence = cru_nl_ack_sentence,
+};
+
+/* A connected generic netlink socket for @f, family not resolved yet. */
+static int new_socket(struct cru_nl **out, const struct cru_genl_family *f,
+		      struct cru_err *err)
 {
 	struct cru_nl *nl = calloc(1, sizeof(*nl));
 	int one = 1, ret;
@@ -728,6 +738,8 @@ static int new_socket(struct cru_nl **out, struct cru_err *err)
 	*out = NULL;
 	if (!nl)
 		return cru_err_set(err, -ENOMEM, "out of memory");
+	nl->fam = f;
+	nl->group = -1;
 	nl->buf = malloc(CRU_NL_BUF_LEN);
 	nl->sk = nl_socket_alloc();
 	if (!nl->buf || !nl->sk) {
@@ -756,25 +768,24 @@ static int resolve_family(struct cru_nl *nl, struct cru_err *err)
 {
 	int ret;
 
-	nl->family = genl_ctrl_resolve(nl->sk, CRUCIBLE_GENL_NAME);
+	nl->family = genl_ctrl_resolve(nl->sk, nl->fam->name);
 	if (nl->family >= 0)
 		return 0;
 	ret = nl_errno(nl->family);
 	if (ret == -ENOENT)
-		return cru_err_set(err, ret,
-				   "the kernel has no '%s' netlink family (dm-crucible not loaded, or too old)",
-				   CRUCIBLE_GENL_NAME);
+		return cru_err_set(err, ret, "%s", nl->fam->missing);
 	return cru_err_set(err, ret,
 			   "cannot resolve the '%s' netlink family: %s",
-			   CRUCIBLE_GENL_NAME, strerror(-ret));
+			   nl->fam->name, strerror(-ret));
 }
 
-int cru_nl_open(struct cru_nl **out, struct cru_err *err)
+int cru_genl_open(struct cru_nl **out, const struct cru_genl_family *f,
+		  struct cru_err *err)
 {
 	struct cru_nl *nl;
 	int ret;
 
-	ret = new_socket(&nl, err);
+	ret = new_socket(&nl, f, err);
 	if (ret)
 		return ret;
 	ret = resolve_family(nl, err);
@@ -782,21 +793,24 @@ int cru_nl_open(struct cru_nl **out, struct cru_err *err)
 		cru_nl_close(nl);
 		return ret;
 	}
-	nl->group = -1;
 	*out = nl;
 	return 0;
+}
+
+int cru_nl_open(struct cru_nl **out, struct cru_err *err)
+{
+	return cru_genl_open(out, &crucible_family, err);
 }
 
 int cru_nl_open_peer(struct cru_nl **out, uint32_t peer_port, int family,
 		     struct cru_err *err)
 {
-	int ret = new_socket(out, err);
+	int ret = new_socket(out, &crucible_family, err);
 
 	if (ret)
 		return ret;
 	nl_socket_set_peer_port((*out)->sk, peer_port);
 	(*out)->family = family;
-	(*out)->group = -1;
 	return 0;
 }
 
@@ -805,23 +819,23 @@ uint32_t cru_nl_port(const struct cru_nl *nl)
 	return nl_socket_get_local_port(nl->sk);
 }
 
-int cru_nl_open_events(struct cru_nl **out, int rcvbuf, struct cru_err *err)
+int cru_genl_open_events(struct cru_nl **out,
+			 const struct cru_genl_family *f, const char *group,
+			 int rcvbuf, struct cru_err *err)
 {
 	struct cru_nl *nl;
 	int grp, ret, fd;
 
-	ret = cru_nl_open(&nl, err);
+	ret = cru_genl_open(&nl, f, err);
 	if (ret)
 		return ret;
 	fd = nl_socket_get_fd(nl->sk);
-	grp = genl_ctrl_resolve_grp(nl->sk, CRUCIBLE_GENL_NAME,
-				    CRUCIBLE_GENL_MCGRP);
+	grp = genl_ctrl_resolve_grp(nl->sk, f->name, group);
 	if (grp < 0) {
 		cru_nl_close(nl);
 		return cru_err_set(err, nl_errno(grp),
 				   "netlink family '%s' has no multicast group '%s': %s",
-				   CRUCIBLE_GENL_NAME, CRUCIBLE_GENL_MCGRP,
-				   nl_geterror(grp));
+				   f->name, group, nl_geterror(grp));
 	}
 	if (rcvbuf > 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf))) {
@@ -836,12 +850,18 @@ int cru_nl_open_events(struct cru_nl **out, int rcvbuf, struct cru_err *err)
 		cru_nl_close(nl);
 		return cru_err_set(err, nl_errno(ret),
 				   "cannot join multicast group '%s': %s",
-				   CRUCIBLE_GENL_MCGRP, nl_geterror(ret));
+				   group, nl_geterror(ret));
 	}
 	nl_socket_set_nonblocking(nl->sk);
 	nl->group = grp;
 	*out = nl;
 	return 0;
+}
+
+int cru_nl_open_events(struct cru_nl **out, int rcvbuf, struct cru_err *err)
+{
+	return cru_genl_open_events(out, &crucible_family, CRUCIBLE_GENL_MCGRP,
+				    rcvbuf, err);
 }
 
 int cru_nl_subscribed(const struct cru_nl *nl, struct cru_err *err)
@@ -942,6 +962,12 @@ static int recv_datagram(struct cru_nl *nl, int wait_ms)
 	}
 }
 
+int cru_genl_recv(struct cru_nl *nl, int wait_ms, struct nlmsghdr **msgs)
+{
+	*msgs = (struct nlmsghdr *)nl->buf;
+	return recv_datagram(nl, wait_ms);
+}
+
 static struct cru_pending *pending_find(struct cru_nl *nl, uint32_t seq)
 {
 	size_t i;
@@ -1020,8 +1046,8 @@ int cru_nl_process(struct cru_nl *nl, struct cru_err *err)
 
 struct wait_ctx {
 	uint32_t seq;
-	bool dump;
-	cru_nl_dump_fn fn;
+	bool dump;		/* NLMSG_DONE ends it too */
+	cru_genl_reply_fn fn;	/* NULL: replies are not expected */
 	void *arg;
 	bool done;
 	bool interrupted;	/* NLM_F_DUMP_INTR */
@@ -1033,10 +1059,6 @@ struct wait_ctx {
 static void wait_one(struct cru_nl *nl, struct wait_ctx *w,
 		     const struct nlmsghdr *nlh)
 {
-	struct nlattr *tb[CRUCIBLE_ATTR_MAX + 1];
-	uint8_t cmd;
-	int ret;
-
 	if (nlh->nlmsg_seq != w->seq) {
 		dispatch_async(nl, nlh);
 		return;
@@ -1051,16 +1073,13 @@ static void wait_one(struct cru_nl *nl, struct wait_ctx *w,
 		w->done = true;
 		return;
 	}
-	if (!w->dump || nlh->nlmsg_type != cru_nl_family(nl))
+	if (!w->fn || nlh->nlmsg_type != nl->family)
 		return;
 	if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
 		w->interrupted = true;
 	if (w->fn_ret)
 		return;		/* already failed: only drain */
-	ret = cru_nl_parse_attrs(nlh, tb, &cmd, &w->fn_err);
-	if (!ret)
-		ret = w->fn(tb, cmd, w->arg, &w->fn_err);
-	w->fn_ret = ret;
+	w->fn_ret = w->fn(nlh, w->arg, &w->fn_err);
 }
 
 /* Send @msg (consumed) and read until its answer is complete. */
@@ -1075,11 +1094,11 @@ static int transact(struct cru_nl *nl, struct nl_msg *msg, const char *what,
 		return cru_err_set(err, -ENOMEM, "out of memory");
 	ret = send_msg(nl, msg, &w->seq, err);
 	while (!ret && !w->done) {
-		n = recv_datagram(nl, CRU_NL_TIMEOUT_MS);
+		n = recv_datagram(nl, nl->fam->timeout_ms);
 		if (n == -ETIMEDOUT) {
 			ret = cru_err_set(err, n,
 					  "%s: no answer from the kernel in %d s",
-					  what, CRU_NL_TIMEOUT_MS / 1000);
+					  what, nl->fam->timeout_ms / 1000);
 			break;
 		}
 		if (n < 0) {
@@ -1092,8 +1111,8 @@ static int transact(struct cru_nl *nl, struct nl_msg *msg, const char *what,
 			wait_one(nl, w, nlh);
 	}
 	if (!ret && w->ack.error) {
-		cru_nl_ack_sentence(&w->ack, nlmsg_hdr(msg), what, sentence,
-				    sizeof(sentence));
+		nl->fam->sentence(&w->ack, nlmsg_hdr(msg), what, sentence,
+				  sizeof(sentence));
 		ret = cru_err_set(err, w->ack.error, "%s", sentence);
 	} else if (!ret && w->fn_ret) {
 		ret = cru_err_set(err, w->fn_ret, "%s: %s", what,
@@ -1114,10 +1133,37 @@ int cru_nl_request(struct cru_nl *nl, struct nl_msg *msg, const char *what,
 	return transact(nl, msg, what, &w, err);
 }
 
+int cru_genl_request(struct cru_nl *nl, struct nl_msg *msg, const char *what,
+		     cru_genl_reply_fn fn, void *arg, struct cru_err *err)
+{
+	struct wait_ctx w = { .fn = fn, .arg = arg };
+
+	return transact(nl, msg, what, &w, err);
+}
+
+struct dump_ctx {
+	cru_nl_dump_fn fn;
+	void *arg;
+};
+
+/* A crucible dump's reply, split into attributes for its callback. */
+static int dump_reply(const struct nlmsghdr *nlh, void *arg,
+		      struct cru_err *err)
+{
+	struct nlattr *tb[CRUCIBLE_ATTR_MAX + 1];
+	struct dump_ctx *d = arg;
+	uint8_t cmd;
+	int ret;
+
+	ret = cru_nl_parse_attrs(nlh, tb, &cmd, err);
+	return ret ? ret : d->fn(tb, cmd, d->arg, err);
+}
+
 int cru_nl_dump(struct cru_nl *nl, struct nl_msg *msg, const char *what,
 		cru_nl_dump_fn fn, void *arg, struct cru_err *err)
 {
-	struct wait_ctx w = { .dump = true, .fn = fn, .arg = arg };
+	struct dump_ctx d = { .fn = fn, .arg = arg };
+	struct wait_ctx w = { .dump = true, .fn = dump_reply, .arg = &d };
 
 	return transact(nl, msg, what, &w, err);
 }

@@ -317,4 +317,44 @@ struct nl_msg *cru_genl_msg_new(int family, uint8_t cmd, int flags,
 				uint8_t version);
 struct nl_msg *cru_genl_msg_done(struct nl_msg *m, int puts);
 
+/*
+ * A socket of any generic netlink family: the cru_nl_* socket calls
+ * (close, fd, family) work on it; the crucible family's own are
+ * cru_genl_open() and cru_genl_open_events() with its description.
+ */
+struct cru_genl_family {
+	const char *name;	/* "crucible", "nbd" */
+	const char *missing;	/* the sentence when the kernel has no such family */
+	int timeout_ms;		/* how long a request waits for its answer */
+	/* How an error answer to request @req reads (cru_nl_ack_sentence). */
+	void (*sentence)(const struct cru_nl_ack *ack,
+			 const struct nlmsghdr *req, const char *what,
+			 char *buf, size_t len);
+};
+
+/* As cru_nl_open: -ENOENT with @f->missing when the kernel has no @f. */
+int cru_genl_open(struct cru_nl **nl, const struct cru_genl_family *f,
+		  struct cru_err *err);
+/* As cru_nl_open_events, joined to multicast group @group of @f. */
+int cru_genl_open_events(struct cru_nl **nl, const struct cru_genl_family *f,
+			 const char *group, int rcvbuf, struct cru_err *err);
+
+/*
+ * Send @msg (consumed) and wait for its ack, as cru_nl_request; @fn (if
+ * not NULL) gets each reply of the family that comes before the ack,
+ * until it returns an error, which is the request's error once the ack
+ * came ("<what>: <fn's sentence>").
+ */
+typedef int (*cru_genl_reply_fn)(const struct nlmsghdr *nlh, void *arg,
+				 struct cru_err *err);
+int cru_genl_request(struct cru_nl *nl, struct nl_msg *msg, const char *what,
+		     cru_genl_reply_fn fn, void *arg, struct cru_err *err);
+
+/*
+ * One datagram, its messages from *@msgs: its length, -EAGAIN when there
+ * is none (@wait_ms 0) or -ETIMEDOUT when none came in time, -ENOBUFS
+ * when the kernel dropped messages, or another negative errno.
+ */
+int cru_genl_recv(struct cru_nl *nl, int wait_ms, struct nlmsghdr **msgs);
+
 #endif /* CRU_NL_H */

@@ -155,6 +155,16 @@ static int region_copy(struct cru_pool_region *dst,
 	return 0;
 }
 
+static void slots_free(struct cru_pool *p)
+{
+	uint32_t s;
+
+	for (s = 0; p->slots && s < p->max_regions; s++)
+		region_clear(&p->slots[s]);
+	free(p->slots);
+	p->slots = NULL;
+}
+
 static void free_slot_image(struct cru_pool_region *r, uint32_t slot,
 			    uint64_t generation)
 {
@@ -289,6 +299,12 @@ static int pool_fail(struct cru_pool *p, int ret, struct cru_err *err,
 	return cru_err_set(err, ret,
 			   "%s: %s: %s (the pool is left as it was committed; open it again to resolve the interrupted transaction)",
 			   p->path, what, strerror(-ret));
+}
+
+/* How many of @left blocks to read or write in one go. */
+static uint64_t io_batch(uint64_t left)
+{
+	return left < IO_BATCH_BLOCKS ? left : IO_BATCH_BLOCKS;
 }
 
 static int write_all(int fd, const void *buf, size_t len, uint64_t off)
@@ -709,14 +725,19 @@ static int txn_chunks(const struct cru_pool *p, uint64_t **out, size_t *nr)
 	return 0;
 }
 
-static void txn_reset(struct cru_pool *p)
+static void ops_clear(struct txn_op *ops, uint32_t nr)
 {
 	uint32_t i;
 
-	for (i = 0; i < p->nr_ops; i++) {
-		region_clear(&p->ops[i].pre);
-		region_clear(&p->ops[i].post);
+	for (i = 0; i < nr; i++) {
+		region_clear(&ops[i].pre);
+		region_clear(&ops[i].post);
 	}
+}
+
+static void txn_reset(struct cru_pool *p)
+{
+	ops_clear(p->ops, p->nr_ops);
 	p->nr_ops = 0;
 	xl_free(&p->pending);
 }
@@ -873,6 +894,18 @@ static int txn_done(struct cru_pool *p, struct cru_err *err)
 	return p->in_txn ? 0 : txn_commit(p, err);
 }
 
+/* The next operation of the transaction (txn_room made room for it). */
+static struct txn_op *txn_op_new(struct cru_pool *p, uint32_t type,
+				 uint32_t slot)
+{
+	struct txn_op *op = &p->ops[p->nr_ops];
+
+	memset(op, 0, sizeof(*op));
+	op->type = type;
+	op->slot = slot;
+	return op;
+}
+
 /* ---- region operations -------------------------------------------------------- */
 
 const struct cru_pool_region *cru_pool_region_find(const struct cru_pool *p,
@@ -999,10 +1032,7 @@ int cru_pool_region_create(struct cru_pool *p, const char *name,
 	r.nr_extents = n;
 	r.extents = ext;
 	ret = random_uuid(r.uuid);
-	op = &p->ops[p->nr_ops];
-	memset(op, 0, sizeof(*op));
-	op->type = CRU_POOL_OP_CREATE;
-	op->slot = r.slot;
+	op = txn_op_new(p, CRU_POOL_OP_CREATE, r.slot);
 	free_slot_image(&op->pre, r.slot, slot->generation);
 	if (!ret)
 		ret = region_copy(&op->post, &r);
@@ -1019,6 +1049,21 @@ int cru_pool_region_create(struct cru_pool *p, const char *name,
 	return ret;
 }
 
+/* Region @name of a pool that can be changed, for remove and free_extent. */
+static int region_to_change(struct cru_pool *p, const char *name,
+			    struct cru_pool_region **r, struct cru_err *err)
+{
+	int ret = usable(p, err);
+
+	if (ret)
+		return ret;
+	*r = (struct cru_pool_region *)cru_pool_region_find(p, name);
+	if (!*r)
+		return cru_err_set(err, -ENOENT, "pool %s: no region named %s",
+				   p->sb.name, name);
+	return 0;
+}
+
 int cru_pool_region_remove(struct cru_pool *p, const char *name,
 			   struct cru_err *err)
 {
@@ -1027,20 +1072,13 @@ int cru_pool_region_remove(struct cru_pool *p, const char *name,
 	uint32_t i;
 	int ret;
 
-	ret = usable(p, err);
+	ret = region_to_change(p, name, &r, err);
 	if (ret)
 		return ret;
-	r = (struct cru_pool_region *)cru_pool_region_find(p, name);
-	if (!r)
-		return cru_err_set(err, -ENOENT, "pool %s: no region named %s",
-				   p->sb.name, name);
 	ret = txn_room(p, err);
 	if (ret)
 		return ret;
-	op = &p->ops[p->nr_ops];
-	memset(op, 0, sizeof(*op));
-	op->type = CRU_POOL_OP_REMOVE;
-	op->slot = r->slot;
+	op = txn_op_new(p, CRU_POOL_OP_REMOVE, r->slot);
 	ret = region_copy(&op->pre, r);
 	free_slot_image(&op->post, r->slot, p->generation + 1);
 	for (i = 0; i < r->nr_extents && !ret; i++)
@@ -1096,13 +1134,9 @@ int cru_pool_free_extent(struct cru_pool *p, const char *name, uint64_t start,
 	uint32_t i, k, n;
 	int ret;
 
-	ret = usable(p, err);
+	ret = region_to_change(p, name, &r, err);
 	if (ret)
 		return ret;
-	r = (struct cru_pool_region *)cru_pool_region_find(p, name);
-	if (!r)
-		return cru_err_set(err, -ENOENT, "pool %s: no region named %s",
-				   p->sb.name, name);
 	for (i = 0; i < r->nr_extents; i++)
 		if (len && start >= r->extents[i].start &&
 		    start + len <= r->extents[i].start + r->extents[i].len &&
@@ -1172,10 +1206,7 @@ int cru_pool_free_extent(struct cru_pool *p, const char *name, uint64_t start,
 	post.nr_extents = n;
 	post.blocks -= len;
 	post.generation = p->generation + 1;
-	op = &p->ops[p->nr_ops];
-	memset(op, 0, sizeof(*op));
-	op->type = CRU_POOL_OP_UPDATE;
-	op->slot = r->slot;
+	op = txn_op_new(p, CRU_POOL_OP_UPDATE, r->slot);
 	ret = region_copy(&op->pre, r);
 	if (!ret)
 		ret = region_copy(&op->post, &post);
@@ -1404,7 +1435,7 @@ int cru_pool_init(const char *path, const struct cru_pool_init_opts *o,
 	for (i = 0; i < regions && !ret; i += area) {
 		uint64_t k;
 
-		area = regions - i < IO_BATCH_BLOCKS ? regions - i : IO_BATCH_BLOCKS;
+		area = io_batch(regions - i);
 		for (k = 0; k < area; k++) {
 			struct cru_pool_region r;
 
@@ -1420,8 +1451,7 @@ int cru_pool_init(const char *path, const struct cru_pool_init_opts *o,
 	for (i = 0; i < p->bitmap_blocks && !ret; i += area) {
 		uint64_t k, idx[IO_BATCH_BLOCKS];
 
-		area = p->bitmap_blocks - i < IO_BATCH_BLOCKS ?
-		       p->bitmap_blocks - i : IO_BATCH_BLOCKS;
+		area = io_batch(p->bitmap_blocks - i);
 		for (k = 0; k < area; k++)
 			idx[k] = i + k;
 		ret = chunks_write(p, idx, area, 0, p->generation, buf);
@@ -1443,18 +1473,11 @@ int cru_pool_init(const char *path, const struct cru_pool_init_opts *o,
 				  path, strerror(-ret));
 		goto out;
 	}
-	p->slots = NULL;
-	if (info) {
-		p->slots = calloc(regions, sizeof(*p->slots));
-		if (p->slots)
-			cru_pool_get_info(p, info);
-		else
-			memset(info, 0, sizeof(*info));
-	}
+	if (info)
+		cru_pool_get_info(p, info);	/* no slots: no regions */
 out:
 	if (p) {
 		cru_alloc_destroy(&p->alloc);
-		free(p->slots);
 		free(p);
 	}
 	free(buf);
@@ -1608,12 +1631,7 @@ struct undo {
 
 static void undo_free(struct undo *u)
 {
-	uint32_t i;
-
-	for (i = 0; i < u->nr; i++) {
-		region_clear(&u->ops[i].pre);
-		region_clear(&u->ops[i].post);
-	}
+	ops_clear(u->ops, u->nr);
 	u->nr = 0;
 }
 
@@ -1692,8 +1710,7 @@ static int regions_load(struct cru_pool *p, const struct undo *u,
 		return cru_err_set(err, -ENOMEM, "out of memory");
 	}
 	for (i = 0; i < p->max_regions && !ret; i += n) {
-		n = p->max_regions - i < IO_BATCH_BLOCKS ? p->max_regions - i :
-		    IO_BATCH_BLOCKS;
+		n = (uint32_t)io_batch(p->max_regions - i);
 		ret = pool_read(p, buf, (size_t)n * p->bs,
 				p->region_table_start + i);
 		if (ret) {
@@ -1766,6 +1783,19 @@ struct run_builder {
 	int ret;
 };
 
+/* Block @b is free (@is_free) or allocated: open or close the current run. */
+static void run_step(struct cru_pool *p, struct run_builder *rb, uint64_t b,
+		     bool is_free)
+{
+	if (is_free && !rb->open) {
+		rb->open = true;
+		rb->start = b;
+	} else if (!is_free && rb->open) {
+		rb->ret = cru_alloc_add_free(&p->alloc, rb->start, b - rb->start);
+		rb->open = false;
+	}
+}
+
 /* Feed the bits of chunk @c into the allocator as free runs. */
 static void chunk_runs(struct cru_pool *p, uint64_t c, const uint8_t *bits,
 		       struct run_builder *rb)
@@ -1780,34 +1810,13 @@ static void chunk_runs(struct cru_pool *p, uint64_t c, const uint8_t *bits,
 		if (!(i & 63) && n - i >= 64) {
 			memcpy(&w, bits + i / 8, 8);
 			w = le64toh(w);
-			if (w == 0) {
-				if (!rb->open) {
-					rb->open = true;
-					rb->start = base + i;
-				}
-				i += 64;
-				continue;
-			}
-			if (w == ~0ULL) {
-				if (rb->open) {
-					rb->ret = cru_alloc_add_free(&p->alloc,
-						rb->start, base + i - rb->start);
-					rb->open = false;
-				}
+			if (w == 0 || w == ~0ULL) {
+				run_step(p, rb, base + i, w == 0);
 				i += 64;
 				continue;
 			}
 		}
-		if (bits[i / 8] & (1u << (i & 7))) {
-			if (rb->open) {
-				rb->ret = cru_alloc_add_free(&p->alloc, rb->start,
-							     base + i - rb->start);
-				rb->open = false;
-			}
-		} else if (!rb->open) {
-			rb->open = true;
-			rb->start = base + i;
-		}
+		run_step(p, rb, base + i, !(bits[i / 8] & (1u << (i & 7))));
 		i++;
 	}
 }
@@ -1843,7 +1852,7 @@ static int bitmap_load(struct cru_pool *p, const struct undo *u,
 		return cru_err_set(err, -ENOMEM, "out of memory");
 	}
 	for (c = 0; c < total && !ret && !rb.ret; c += n) {
-		n = total - c < IO_BATCH_BLOCKS ? total - c : IO_BATCH_BLOCKS;
+		n = io_batch(total - c);
 		ret = pool_read(p, pb, n * p->bs, p->bitmap_start + c);
 		if (!ret)
 			ret = pool_read(p, mb, n * p->bs, p->mirror_start + c);
@@ -1896,10 +1905,8 @@ static int bitmap_load(struct cru_pool *p, const struct undo *u,
 					   &rb);
 		}
 	}
-	if (!ret && !rb.ret && rb.open && !*rebuild)
-		rb.ret = cru_alloc_add_free(&p->alloc, rb.start,
-					    p->data_start + p->data_blocks -
-					    rb.start);
+	if (!ret && !rb.ret && !*rebuild)	/* close the last run */
+		run_step(p, &rb, p->data_start + p->data_blocks, false);
 	if (!ret && rb.ret)
 		ret = cru_err_set(err, rb.ret, "%s: cannot build the free list: %s",
 				  p->path, strerror(-rb.ret));
@@ -2062,7 +2069,6 @@ int cru_pool_open(const char *path, const struct cru_pool_open_opts *o,
 	bool *slot_rewrite = NULL, rebuild = false, mismatch = false;
 	bool sb_bad[2] = { false, false };
 	int ret, fd;
-	uint32_t s;
 
 	*pp = NULL;
 	if (!o)
@@ -2145,10 +2151,7 @@ fail:
 	undo_free(&u);
 	free(rewrite);
 	free(slot_rewrite);
-	if (p->slots)
-		for (s = 0; s < p->max_regions; s++)
-			region_clear(&p->slots[s]);
-	free(p->slots);
+	slots_free(p);
 	cru_alloc_destroy(&p->alloc);
 	free(p);
 	close(fd);
@@ -2158,7 +2161,6 @@ fail:
 void cru_pool_close(struct cru_pool *p)
 {
 	struct cru_err err;
-	uint32_t s;
 
 	if (!p)
 		return;
@@ -2169,9 +2171,7 @@ void cru_pool_close(struct cru_pool *p)
 	if (!p->failed && !p->readonly && cru_pool_discard_flush(p, &err))
 		log_warn("%s", err.msg);
 	xl_free(&p->discard);
-	for (s = 0; s < p->max_regions; s++)
-		region_clear(&p->slots[s]);
-	free(p->slots);
+	slots_free(p);
 	cru_alloc_destroy(&p->alloc);
 	close(p->fd);
 	free(p);

@@ -12,6 +12,7 @@
 
 #include <libdevmapper.h>
 
+#include "dm.h"
 #include "legfmt.h"
 
 int cru_pool_dm_name(const char *pool, const char *region, char *buf,
@@ -26,58 +27,32 @@ int cru_pool_dm_table(dev_t pooldev, uint32_t block_size,
 		      const struct cru_pool_region *r, char **table)
 {
 	uint64_t spb = block_size / 512, at = 0;
-	size_t cap = (size_t)r->nr_extents * 80 + 1, len = 0;
-	char *t = malloc(cap);
+	size_t len;
 	uint32_t i;
+	FILE *f = open_memstream(table, &len);
 
-	if (!t)
+	if (!f)
 		return -ENOMEM;
-	t[0] = '\0';
 	for (i = 0; i < r->nr_extents; i++) {
-		len += (size_t)snprintf(t + len, cap - len, "%s%llu %llu linear %u:%u %llu",
-					i ? "\n" : "", (unsigned long long)at,
-					(unsigned long long)(r->extents[i].len * spb),
-					major(pooldev), minor(pooldev),
-					(unsigned long long)(r->extents[i].start * spb));
+		fprintf(f, "%s%llu %llu linear %u:%u %llu", i ? "\n" : "",
+			(unsigned long long)at,
+			(unsigned long long)(r->extents[i].len * spb),
+			major(pooldev), minor(pooldev),
+			(unsigned long long)(r->extents[i].start * spb));
 		at += r->extents[i].len * spb;
 	}
-	*table = t;
+	if (fclose(f)) {
+		free(*table);
+		*table = NULL;
+		return -ENOMEM;
+	}
 	return 0;
-}
-
-static struct dm_task *task_new(int type, const char *name, struct cru_err *err)
-{
-	struct dm_task *dmt = dm_task_create(type);
-
-	if (!dmt) {
-		cru_err_set(err, -ENXIO, "device-mapper is not available");
-		return NULL;
-	}
-	if (name && !dm_task_set_name(dmt, name)) {
-		dm_task_destroy(dmt);
-		cru_err_set(err, -EINVAL, "'%s' is not a usable device name", name);
-		return NULL;
-	}
-	return dmt;
-}
-
-static int task_run(struct dm_task *dmt, const char *what, const char *name,
-		    struct cru_err *err)
-{
-	int e;
-
-	if (dm_task_run(dmt))
-		return 0;
-	e = dm_task_get_errno(dmt);
-	if (!e)
-		e = EIO;
-	return cru_err_set(err, -e, "%s %s failed: %s", what, name, strerror(e));
 }
 
 int cru_pool_dm_info(const char *name, bool *exists, int *open_count,
 		     struct cru_err *err)
 {
-	struct dm_task *dmt = task_new(DM_DEVICE_INFO, name, err);
+	struct dm_task *dmt = cru_dm_task_new(DM_DEVICE_INFO, name, true, err);
 	struct dm_info info;
 	int ret;
 
@@ -85,7 +60,7 @@ int cru_pool_dm_info(const char *name, bool *exists, int *open_count,
 	*open_count = 0;
 	if (!dmt)
 		return -ENXIO;
-	ret = task_run(dmt, "device-mapper info of", name, err);
+	ret = cru_dm_task_run(dmt, name, "device-mapper info", err);
 	if (!ret && !dm_task_get_info(dmt, &info))
 		ret = cru_err_set(err, -EIO, "no device-mapper info for %s", name);
 	if (!ret) {
@@ -99,54 +74,61 @@ int cru_pool_dm_info(const char *name, bool *exists, int *open_count,
 /* The current table of @name, in the form cru_pool_dm_table makes. */
 static int current_table(const char *name, char **table, struct cru_err *err)
 {
-	struct dm_task *dmt = task_new(DM_DEVICE_TABLE, name, err);
-	size_t cap = 256, len = 0;
+	struct dm_task *dmt = cru_dm_task_new(DM_DEVICE_TABLE, name, false, err);
 	void *next = NULL;
-	char *t;
+	size_t len;
+	bool first = true;
+	FILE *f;
 	int ret;
 
 	if (!dmt)
 		return -ENXIO;
-	ret = task_run(dmt, "reading the table of", name, err);
-	t = malloc(cap);
-	if (!ret && !t)
-		ret = cru_err_set(err, -ENOMEM, "out of memory");
+	ret = cru_dm_task_run(dmt, name, "reading the table", err);
 	if (ret) {
-		free(t);
 		dm_task_destroy(dmt);
 		return ret;
 	}
-	t[0] = '\0';
+	f = open_memstream(table, &len);
+	if (!f) {
+		dm_task_destroy(dmt);
+		return cru_err_set(err, -ENOMEM, "out of memory");
+	}
 	do {
 		uint64_t start, length;
 		char *type = NULL, *params = NULL;
-		size_t need;
 
 		next = dm_get_next_target(dmt, next, &start, &length, &type,
 					  &params);
 		if (!type)
 			break;
-		need = len + strlen(type) + strlen(params ? params : "") + 64;
-		if (need > cap) {
-			char *bigger = realloc(t, need * 2);
-
-			if (!bigger) {
-				free(t);
-				dm_task_destroy(dmt);
-				return cru_err_set(err, -ENOMEM, "out of memory");
-			}
-			t = bigger;
-			cap = need * 2;
-		}
-		len += (size_t)snprintf(t + len, cap - len, "%s%llu %llu %s %s",
-					len ? "\n" : "",
-					(unsigned long long)start,
-					(unsigned long long)length, type,
-					params ? params : "");
+		fprintf(f, "%s%llu %llu %s %s", first ? "" : "\n",
+			(unsigned long long)start, (unsigned long long)length,
+			type, params ? params : "");
+		first = false;
 	} while (next);
 	dm_task_destroy(dmt);
-	*table = t;
+	if (fclose(f)) {
+		free(*table);
+		*table = NULL;
+		return cru_err_set(err, -ENOMEM, "out of memory");
+	}
 	return 0;
+}
+
+/* Run @dmt (a create or a remove) and wait until udev has made its nodes. */
+static int task_run_udev(struct dm_task *dmt, const char *what,
+			 const char *name, struct cru_err *err)
+{
+	char doing[160];
+	uint32_t cookie = 0;
+	int ret;
+
+	if (!dm_task_set_cookie(dmt, &cookie, 0))
+		return cru_err_set(err, -EIO, "cannot set up a udev cookie");
+	snprintf(doing, sizeof(doing), "%s %s", what, name);
+	ret = cru_dm_task_run(dmt, NULL, doing, err);
+	dm_udev_wait(cookie);
+	return ret;
 }
 
 int cru_pool_dm_create(const char *name, dev_t pooldev, uint32_t block_size,
@@ -157,7 +139,6 @@ int cru_pool_dm_create(const char *name, dev_t pooldev, uint32_t block_size,
 	char *table = NULL, *have = NULL, *line, *save = NULL;
 	char dmuuid[128], pu[37], ru[37];
 	struct dm_task *dmt;
-	uint32_t cookie = 0;
 	bool exists;
 	int opens, ret;
 
@@ -177,7 +158,7 @@ int cru_pool_dm_create(const char *name, dev_t pooldev, uint32_t block_size,
 		free(table);
 		return ret;
 	}
-	dmt = task_new(DM_DEVICE_CREATE, name, err);
+	dmt = cru_dm_task_new(DM_DEVICE_CREATE, name, false, err);
 	if (!dmt) {
 		free(table);
 		return -ENXIO;
@@ -196,12 +177,8 @@ int cru_pool_dm_create(const char *name, dev_t pooldev, uint32_t block_size,
 			ret = cru_err_set(err, -ENOMEM, "cannot build the table of %s",
 					  name);
 	}
-	if (!ret && !dm_task_set_cookie(dmt, &cookie, 0))
-		ret = cru_err_set(err, -EIO, "cannot set up a udev cookie");
-	if (!ret) {
-		ret = task_run(dmt, "creating", name, err);
-		dm_udev_wait(cookie);
-	}
+	if (!ret)
+		ret = task_run_udev(dmt, "creating", name, err);
 	dm_task_destroy(dmt);
 	free(table);
 	if (!ret)
@@ -212,7 +189,6 @@ int cru_pool_dm_create(const char *name, dev_t pooldev, uint32_t block_size,
 int cru_pool_dm_remove(const char *name, struct cru_err *err)
 {
 	struct dm_task *dmt;
-	uint32_t cookie = 0;
 	bool exists;
 	int opens, ret;
 
@@ -226,18 +202,13 @@ int cru_pool_dm_remove(const char *name, struct cru_err *err)
 		return cru_err_set(err, -EBUSY,
 				   "/dev/mapper/%s is in use (open %d times: a leg of a volume, mounted, or open in a program)",
 				   name, opens);
-	dmt = task_new(DM_DEVICE_REMOVE, name, err);
+	dmt = cru_dm_task_new(DM_DEVICE_REMOVE, name, false, err);
 	if (!dmt)
 		return -ENXIO;
 	dm_task_retry_remove(dmt);
-	if (!dm_task_set_cookie(dmt, &cookie, 0)) {
-		dm_task_destroy(dmt);
-		return cru_err_set(err, -EIO, "cannot set up a udev cookie");
-	}
-	ret = task_run(dmt, "removing", name, err);
+	ret = task_run_udev(dmt, "removing", name, err);
 	if (ret == -EBUSY)
 		cru_err_set(err, ret, "/dev/mapper/%s is in use", name);
-	dm_udev_wait(cookie);
 	dm_task_destroy(dmt);
 	return ret;
 }

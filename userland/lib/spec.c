@@ -178,8 +178,8 @@ static int spec_pool_leg(json_object *leg, const char *field,
 			return ret;
 		if (!cru_pool_region_name_valid(s))
 			return cru_err_set(err, -EINVAL,
-					   "field '%s': '%s' is not a region name (1 to 63 of A-Z a-z 0-9 _ . + -)",
-					   sub, s);
+					   "field '%s': '%s' is not a region name (1 to %d of A-Z a-z 0-9 _ . + -)",
+					   sub, s, CRU_POOL_REGION_NAME_LEN - 1);
 		snprintf(pl->region, sizeof(pl->region), "%s", s);
 	}
 	if (json_object_object_get_ex(leg, "size", &v)) {
@@ -250,7 +250,7 @@ static int spec_legs(json_object *o, struct cru_spec *spec,
 				   CRU_NR_LEGS, n);
 	for (i = 0; i < n; i++) {
 		json_object *leg = json_object_array_get_idx(o, i);
-		const char *s = NULL;
+		const char *s;
 
 		snprintf(field, sizeof(field), "legs[%zu]", i);
 		if (json_object_is_type(leg, json_type_object)) {
@@ -269,10 +269,10 @@ static int spec_legs(json_object *o, struct cru_spec *spec,
 			return cru_err_set(err, -EINVAL,
 					   "field '%s': expected a string (a device or an nbd:// URI) or an object (a pool region), got %s",
 					   field, json_type_word(leg));
-		ret = want_string(leg, field, &s, err);
-		if (!ret && !strncmp(s, "nbd", 3) && strstr(s, "://"))
+		s = json_object_get_string(leg);
+		if (!strncmp(s, "nbd", 3) && strstr(s, "://"))
 			ret = spec_nbd_leg(s, field, &spec->nbd_legs[i], err);
-		else if (!ret)
+		else
 			ret = copy_word(field, s, spec->table.legs[i],
 					sizeof(spec->table.legs[i]), err);
 		if (ret)

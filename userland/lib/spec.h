@@ -27,6 +27,8 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "nbdleg.h"
+#include "pool_format.h"
 #include "table.h"
 
 #define CRU_NAME_MAX 127	/* DM_NAME_LEN - 1 */
@@ -34,13 +36,17 @@
 /* A leg given as a region of a pool: resolved to a device by cruciblectl. */
 struct cru_spec_pool_leg {
 	bool used;
-	char pool[32];			/* a pool name (CRU_POOL_NAME_LEN) */
-	char region[64];		/* "" = allocate one (CRU_POOL_REGION_NAME_LEN) */
+	char pool[CRU_POOL_NAME_LEN];
+	char region[CRU_POOL_REGION_NAME_LEN];	/* "" = allocate one */
 	uint64_t size;			/* bytes, 0 = what the leg needs */
 };
 
-/* A leg given as an NBD export: connected to /dev/nbdN by cruciblectl. */
-#define CRU_SPEC_URI_MAX 511
+/*
+ * A leg given as an NBD export: connected to /dev/nbdN by cruciblectl.
+ * The URI becomes the device's backend identifier, read back as a
+ * struct cru_nbdleg_info: the same limit.
+ */
+#define CRU_SPEC_URI_MAX CRU_NBDLEG_URI_MAX
 struct cru_spec_nbd_leg {
 	bool used;
 	char uri[CRU_SPEC_URI_MAX + 1];	/* canonical nbd://host:port/export */

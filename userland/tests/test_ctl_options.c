@@ -704,6 +704,48 @@ static void pool_and_region_help(void **state)
 	assert_string_equal(ctl_cmd_name(CTL_CMD_REGION), "region");
 }
 
+/* Option errors name the option as it was written. */
+static void option_errors_name_the_option_as_written(void **state)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+
+	(void)state;
+	/* A long option given a value it does not take (not "-f"). */
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--force=yes", NULL),
+			 -EINVAL);
+	assert_string_equal(err.msg, "pool: option '--force' takes no value");
+	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size", "1G",
+			       "--force=1", NULL), -EINVAL);
+	assert_string_equal(err.msg, "format: option '--force' takes no value");
+	assert_int_equal(parse(&o, &err, "status", "--json=yes", NULL), -EINVAL);
+	assert_string_equal(err.msg, "status: option '--json' takes no value");
+	assert_int_equal(parse(&o, &err, "--verbose=2", "status", NULL), -EINVAL);
+	assert_string_equal(err.msg, "cruciblectl: option '--verbose' takes no value");
+	/* Abbreviated: as the user wrote it. */
+	assert_int_equal(parse(&o, &err, "pool", "open", "--al=", NULL), -EINVAL);
+	assert_string_equal(err.msg, "pool: option '--al' takes no value");
+
+	/* Unknown options; a short one also in a cluster after a long one. */
+	assert_int_equal(parse(&o, &err, "pool", "list", "--bogus=1", NULL),
+			 -EINVAL);
+	assert_string_equal(err.msg, "pool: unknown option '--bogus=1'");
+	assert_int_equal(parse(&o, &err, "pool", "--all", "-zf", "open", NULL),
+			 -EINVAL);
+	assert_string_equal(err.msg, "pool: unknown option '-z'");
+	assert_int_equal(parse(&o, &err, "pool", "open", "--all", "-fz", NULL),
+			 -EINVAL);
+	assert_string_equal(err.msg, "pool: unknown option '-z'");
+	assert_int_equal(parse(&o, &err, "leg", "--force", "-q", "v", "fail", "1",
+			       NULL), -EINVAL);
+	assert_string_equal(err.msg, "leg: unknown option '-q'");
+
+	/* A long option that needs a value and has none. */
+	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--name", NULL),
+			 -EINVAL);
+	assert_string_equal(err.msg, "pool: option '--name' needs a value");
+}
+
 static void help_and_version(void **state)
 {
 	struct ctl_opts o;
@@ -811,6 +853,7 @@ int main(void)
 		cmocka_unit_test(region_remove_and_list_forms),
 		cmocka_unit_test(region_usage_errors),
 		cmocka_unit_test(pool_and_region_help),
+		cmocka_unit_test(option_errors_name_the_option_as_written),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(unknown_or_missing_command),
 		cmocka_unit_test(usage_lists_every_command),

@@ -32,6 +32,19 @@ static json_object *get(json_object *o, const char *key)
 	return v;
 }
 
+/* What ctl_render_volume shows of @v, to be freed. */
+static char *rendered(const struct cru_volume *v)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	ctl_render_volume(f, v);
+	fclose(f);
+	return text;
+}
+
 static void json_of_a_degraded_volume(void **state)
 {
 	struct cru_volume v;
@@ -134,17 +147,13 @@ static void json_hydration_done_follows_the_state(void **state)
 static void human_table_shows_hydration_progress(void **state)
 {
 	struct cru_volume v;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *text;
 
 	(void)state;
 	make_volume(&v, "clone", 16384,
 		    "1 rw 1 0 AAA 8/8 512/2048 idle 0 0 0 0 0 0 0 0 running 2",
 		    "7:0 7:1 7:2 7:9 4 hydration on hydration_throttle 0");
-	f = open_memstream(&text, &len);
-	ctl_render_volume(f, &v);
-	fclose(f);
+	text = rendered(&v);
 	assert_contains(text, "  hydration        512/2048 blocks (25.0%), running, from 7:9\n");
 	assert_contains(text, "  parent errors    2\n");
 	free(text);
@@ -153,10 +162,7 @@ static void human_table_shows_hydration_progress(void **state)
 	make_volume(&v, "clone", 16384,
 		    "1 rw 1 0 AAA 8/8 2048/2048 idle 0 0 0 0 0 0 0 0",
 		    "7:0 7:1 7:2 7:9");
-	text = NULL;
-	f = open_memstream(&text, &len);
-	ctl_render_volume(f, &v);
-	fclose(f);
+	text = rendered(&v);
 	assert_contains(text, "  hydration        2048/2048 blocks (100.0%), from 7:9\n");
 	assert_null(strstr(text, "parent errors"));
 	free(text);
@@ -164,10 +170,7 @@ static void human_table_shows_hydration_progress(void **state)
 	/* No parent: no parent error line either. */
 	make_volume(&v, "plain", 16384,
 		    "1 rw 1 0 AAA 8/8 - idle 0 0 0 0 0 0 0 0 - 0", "7:0 7:1 7:2 -");
-	text = NULL;
-	f = open_memstream(&text, &len);
-	ctl_render_volume(f, &v);
-	fclose(f);
+	text = rendered(&v);
 	assert_contains(text, "  hydration        - (no parent)\n");
 	assert_null(strstr(text, "parent errors"));
 	free(text);
@@ -203,17 +206,13 @@ static void status_document_round_trips(void **state)
 static void human_table_shows_legs_and_progress(void **state)
 {
 	struct cru_volume v;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *text;
 
 	(void)state;
 	make_volume(&v, "vol0", 2097152,
 		    "1 rw 7 99 ASF 1020/1024 - running 1 2 3 4 5 0 0 17",
 		    "253:1 253:2 253:3 - 4 region_size 2048 owner host-a");
-	f = open_memstream(&text, &len);
-	ctl_render_volume(f, &v);
-	fclose(f);
+	text = rendered(&v);
 	assert_contains(text, "vol0: 1.0 GiB, mode rw, generation 7, flush 99");
 	assert_contains(text, "1020/1024 (99.6%), repair running");
 	assert_contains(text, "hydration        - (no parent)");
@@ -230,9 +229,7 @@ static void nbd_legs_show_remote_device_link_and_reconnects(void **state)
 {
 	struct cru_volume v;
 	json_object *o, *nb;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *text;
 
 	(void)state;
 	make_volume(&v, "vol0", 2097152,
@@ -242,9 +239,7 @@ static void nbd_legs_show_remote_device_link_and_reconnects(void **state)
 		.uri = "nbd://host-b:10809/disk", .link = "dead", .reconnects = 2 };
 	v.nbd[2] = (struct cru_nbdleg_info){ .nbd = true, .index = 2,
 		.uri = "nbd://host-c:10809/disk", .reconnects = -1 };
-	f = open_memstream(&text, &len);
-	ctl_render_volume(f, &v);
-	fclose(f);
+	text = rendered(&v);
 	assert_contains(text, "  leg 1: nbd://host-b:10809/disk on /dev/nbd1, link dead, 2 reconnects\n");
 	assert_contains(text, "  leg 2: nbd://host-c:10809/disk on /dev/nbd2, link unknown (no agent)\n");
 	if (strstr(text, "leg 0:"))

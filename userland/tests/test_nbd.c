@@ -44,6 +44,7 @@
 #include <netlink/msg.h>
 
 #include "../lib/nbd.h"
+#include "../lib/nl.h"
 
 #define MIB (1024ULL * 1024)
 
@@ -298,6 +299,14 @@ static void expect_go(struct fake *f)
 	f_expect(f, want, len, "NBD_OPT_GO");
 }
 
+/* How every script starts: greeting, client flags, NBD_OPT_GO. */
+static void until_go(struct fake *f)
+{
+	greet(f);
+	expect_cflags(f);
+	expect_go(f);
+}
+
 static void reply_hdr(struct fake *f, uint32_t opt, uint32_t type,
 		      uint32_t len)
 {
@@ -341,9 +350,7 @@ static void error_reply(struct fake *f)
  * block sizes, ACK. */
 static void script_go(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	/* NBD_INFO_NAME: the client must skip info types it does not use. */
 	reply_hdr(f, 7, 3, 2 + 5);
 	f_be16(f, 1);
@@ -356,9 +363,7 @@ static void script_go(struct fake *f)
 
 static void script_go_refused(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	error_reply(f);
 	f->expect_abort = true;
 }
@@ -369,9 +374,7 @@ static void script_export_name(struct fake *f)
 	size_t n = strlen(f->name);
 	uint8_t want[16 + 256], zeroes[124] = { 0 };
 
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	f->err_type = 0x80000001;
 	error_reply(f);
 	memcpy(want, "IHAVEOPT", 8);
@@ -593,9 +596,7 @@ static void broken_greetings_are_refused(void **state)
 /* Scripts for broken answers to NBD_OPT_GO. */
 static void script_truncated_reply(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	f_be64(f, 0x0003e889045565a9ULL);
 	f_be32(f, 7);
 	shutdown(f->fd, SHUT_WR);
@@ -603,9 +604,7 @@ static void script_truncated_reply(struct fake *f)
 
 static void script_truncated_info(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	reply_hdr(f, 7, 3, 12);
 	f_be16(f, 0);
 	f_be32(f, 1);
@@ -614,17 +613,13 @@ static void script_truncated_info(struct fake *f)
 
 static void script_huge_reply(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	reply_hdr(f, 7, 3, 65537);
 }
 
 static void script_wrong_reply_magic(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	f_be64(f, 0x0003e889045565a8ULL);
 	f_be32(f, 7);
 	f_be32(f, 1);
@@ -633,25 +628,19 @@ static void script_wrong_reply_magic(struct fake *f)
 
 static void script_reply_to_other_option(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	reply_hdr(f, 6, 1, 0);
 }
 
 static void script_ack_without_export(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	ack(f);
 }
 
 static void script_bad_info_export(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	reply_hdr(f, 7, 3, 10);
 	f_be16(f, 0);
 	f_be64(f, f->size);
@@ -659,17 +648,13 @@ static void script_bad_info_export(struct fake *f)
 
 static void script_unexpected_type(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	reply_hdr(f, 7, 2, 0);	/* NBD_REP_SERVER */
 }
 
 static void script_silent(struct fake *f)
 {
-	greet(f);
-	expect_cflags(f);
-	expect_go(f);
+	until_go(f);
 	/* ... and nothing: the client gives up at its deadline. */
 }
 
@@ -1393,7 +1378,7 @@ static void replies_and_events_are_parsed(void **state)
 
 static void missing_nbd_module_is_named(void **state)
 {
-	struct cru_nbd_nl *nl = NULL;
+	struct cru_nl *nl = NULL;
 	struct cru_err err;
 	int before;
 

@@ -8,16 +8,10 @@
  * superblock copy is down), the two bitmaps agree, and a second open finds
  * nothing left to repair.  Recovery itself is interrupted too.
  */
-#include "test.h"
-
-#include "../lib/pool.h"
-
-#define MiB (1024 * 1024ULL)
-#define BS 4096ULL
+#include "pool_fixture.h"
 
 struct fixture {
-	char *dir;
-	char path[512];
+	struct pool_fixture pf;	/* first: pool_fixture_setup */
 	struct cru_pool_info info;
 	uint8_t *snap;		/* the metadata area before the operation */
 	size_t snap_len;
@@ -27,37 +21,15 @@ typedef int (*pool_op)(struct cru_pool *p, struct cru_err *err);
 
 static int setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	if (!fx)
-		return -1;
-	fx->dir = test_tmpdir();
-	if (!fx->dir)
-		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/pool.img", fx->dir);
-	*state = fx;
-	return 0;
+	return pool_fixture_setup(state, sizeof(struct fixture), "pool.img");
 }
 
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	test_rm_rf(fx->dir);
-	free(fx->dir);
 	free(fx->snap);
-	free(fx);
-	return 0;
-}
-
-static struct cru_pool *open_pool(struct fixture *fx)
-{
-	struct cru_pool *p;
-	struct cru_err err;
-
-	if (cru_pool_open(fx->path, NULL, &p, &err))
-		fail_msg("pool open: %s", err.msg);
-	return p;
+	return pool_fixture_teardown(state);
 }
 
 /*
@@ -70,10 +42,10 @@ static void base_pool(struct fixture *fx)
 	struct cru_pool *p;
 	struct cru_err err;
 
-	test_make_file(fx->path, 300 * MiB);
-	if (cru_pool_init(fx->path, &o, &fx->info, &err))
+	test_make_file(fx->pf.path, 300 * MiB);
+	if (cru_pool_init(fx->pf.path, &o, &fx->info, &err))
 		fail_msg("init: %s", err.msg);
-	p = open_pool(fx);
+	p = test_pool_open(fx->pf.path);
 	assert_int_equal(cru_pool_region_create(p, "a", (fx->info.bits_per_block + 500) * BS,
 						0, NULL, &err), 0);
 	assert_int_equal(cru_pool_region_create(p, "gap", 64 * BS, 0, NULL, &err), 0);
@@ -84,12 +56,12 @@ static void base_pool(struct fixture *fx)
 	fx->snap_len = fx->info.data_start * BS;
 	fx->snap = malloc(fx->snap_len);
 	assert_non_null(fx->snap);
-	test_pread(fx->path, fx->snap, fx->snap_len, 0);
+	test_pread(fx->pf.path, fx->snap, fx->snap_len, 0);
 }
 
 static void restore(struct fixture *fx)
 {
-	test_pwrite(fx->path, fx->snap, fx->snap_len, 0);
+	test_pwrite(fx->pf.path, fx->snap, fx->snap_len, 0);
 }
 
 /* The regions, as a string to compare states by. */
@@ -122,8 +94,8 @@ static void check_invariants(struct fixture *fx, struct cru_pool *p,
 {
 	const struct cru_pool_recovery *rec = cru_pool_recovery(p);
 	struct cru_pool_info info;
-	uint8_t *owners, *a, *b;
-	uint64_t i, c;
+	uint8_t *owners;
+	uint64_t i;
 	uint32_t s, k;
 
 	cru_pool_get_info(p, &info);
@@ -154,23 +126,12 @@ static void check_invariants(struct fixture *fx, struct cru_pool *p,
 		fail_msg("%s: recovery had to rebuild the bitmap (%llu leaked, %llu unrecorded)",
 			 when, (unsigned long long)rec->leaked_blocks,
 			 (unsigned long long)rec->unrecorded_blocks);
-	a = malloc(BS);
-	b = malloc(BS);
-	for (c = 0; c < info.bitmap_blocks; c++) {
-		test_pread(fx->path, a, BS, (off_t)((info.bitmap_start + c) * BS));
-		test_pread(fx->path, b, BS, (off_t)((info.mirror_start + c) * BS));
-		if (memcmp(a + CRU_POOL_BITMAP_HDR, b + CRU_POOL_BITMAP_HDR,
-			   BS - CRU_POOL_BITMAP_HDR))
-			fail_msg("%s: the bitmap copies of block %llu differ", when,
-				 (unsigned long long)c);
-	}
-	free(a);
-	free(b);
+	test_pool_bitmaps_equal(fx->pf.path, &info, when);
 }
 
 static void expect_nothing_to_repair(struct fixture *fx, const char *when)
 {
-	struct cru_pool *p = open_pool(fx);
+	struct cru_pool *p = test_pool_open(fx->pf.path);
 	const struct cru_pool_recovery *r = cru_pool_recovery(p);
 
 	if (r->sb_repaired || r->ops_rolled_back || r->primary_bad ||
@@ -198,7 +159,7 @@ static uint64_t crash_everywhere(struct fixture *fx, pool_op op,
 	int torn, rolled = 0, kept = 0;
 
 	base_pool(fx);
-	p = open_pool(fx);
+	p = test_pool_open(fx->pf.path);
 	describe(p, before, sizeof(before));
 	w0 = cru_pool_writes(p);
 	if (op(p, &err))
@@ -215,13 +176,13 @@ static uint64_t crash_everywhere(struct fixture *fx, pool_op op,
 				 name, (unsigned long long)n,
 				 (unsigned long long)writes, torn ? ", the next torn" : "");
 			restore(fx);
-			p = open_pool(fx);
+			p = test_pool_open(fx->pf.path);
 			cru_pool_set_crash_after(p, (long)n, torn);
 			if (!op(p, &err))
 				fail_msg("%s: the operation did not fail", when);
 			cru_pool_close(p);
 
-			p = open_pool(fx);
+			p = test_pool_open(fx->pf.path);
 			check_invariants(fx, p, when);
 			describe(p, now, sizeof(now));
 			/*
@@ -254,13 +215,12 @@ static uint64_t crash_everywhere(struct fixture *fx, pool_op op,
 static int op_allocate(struct cru_pool *p, struct cru_err *err)
 {
 	/* Bigger than the hole: it goes after c, over two blocks of bitmap. */
-	uint64_t bpb = 0;
 	struct cru_pool_info info;
 
 	cru_pool_get_info(p, &info);
-	bpb = info.bits_per_block;
-	return cru_pool_region_create(p, "new", (bpb + 2000) * BS, 0, NULL,
-				      err);
+	return cru_pool_region_create(p, "new",
+				      (info.bits_per_block + 2000) * BS, 0,
+				      NULL, err);
 }
 
 static int op_free(struct cru_pool *p, struct cru_err *err)
@@ -335,19 +295,19 @@ static void crash_during_recovery(void **state)
 	writes = crash_everywhere(fx, op_transaction, "transaction (for recovery)");
 	/* The state that needs the most recovery: everything but the superblocks. */
 	restore(fx);
-	p = open_pool(fx);
+	p = test_pool_open(fx->pf.path);
 	describe(p, before, sizeof(before));
 	cru_pool_set_crash_after(p, (long)(writes - 2), false);
 	assert_int_not_equal(op_transaction(p, &err), 0);
 	cru_pool_close(p);
 	free(fx->snap);
 	fx->snap = malloc(fx->snap_len);
-	test_pread(fx->path, fx->snap, fx->snap_len, 0);
+	test_pread(fx->pf.path, fx->snap, fx->snap_len, 0);
 
 	/* How many writes does the recovery make? */
-	p = open_pool(fx);
+	p = test_pool_open(fx->pf.path);
 	recovery_writes = cru_pool_writes(p);
-	assert_true(cru_pool_recovery(p)->ops_rolled_back == 5);
+	assert_int_equal(cru_pool_recovery(p)->ops_rolled_back, 5);
 	cru_pool_close(p);
 	assert_true(recovery_writes >= 3);
 
@@ -360,9 +320,9 @@ static void crash_during_recovery(void **state)
 			restore(fx);
 			o.crash_after = (long)k;
 			o.torn = torn;
-			if (!cru_pool_open(fx->path, &o, &p, &err))
+			if (!cru_pool_open(fx->pf.path, &o, &p, &err))
 				fail_msg("%s: the open did not fail", when);
-			p = open_pool(fx);
+			p = test_pool_open(fx->pf.path);
 			check_invariants(fx, p, when);
 			describe(p, now, sizeof(now));
 			if (strcmp(now, before))

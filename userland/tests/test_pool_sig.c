@@ -5,44 +5,22 @@
  * crucible leg.  It says what it found, writes nothing, and --force
  * overrides it.  A kind whose tool is not installed is skipped, saying so.
  */
-#include "test.h"
+#include "pool_fixture.h"
 
 #include <crucible/format.h>
 
 #include "../lib/blkprobe.h"
 #include "../lib/legfmt.h"
-#include "../lib/pool.h"
-
-#define MiB (1024 * 1024ULL)
-
-struct fixture {
-	char *dir;
-	char path[512];
-};
 
 static int setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct pool_fixture *fx;
 
-	if (!fx)
+	if (pool_fixture_setup(state, sizeof(*fx), "dev.img"))
 		return -1;
-	fx->dir = test_tmpdir();
-	if (!fx->dir)
-		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/dev.img", fx->dir);
+	fx = *state;
 	/* mkfs.xfs wants 300 MiB; the file is sparse. */
 	test_make_file(fx->path, 320 * MiB);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	test_rm_rf(fx->dir);
-	free(fx->dir);
-	free(fx);
 	return 0;
 }
 
@@ -56,7 +34,7 @@ static bool have_tool(const char *tool)
 }
 
 /* Run @fmt (a shell command, %s = the file) quietly; fail if it fails. */
-static void run_tool(struct fixture *fx, const char *fmt)
+static void run_tool(struct pool_fixture *fx, const char *fmt)
 {
 	char cmd[1024], log[600];
 	int rc;
@@ -95,7 +73,7 @@ static uint64_t file_sum(const char *path)
  * Make the signature with @tool (@cmd), check that pool init refuses it
  * naming @what and changes nothing, then that --force takes it over.
  */
-static void refused(struct fixture *fx, const char *tool, const char *cmd,
+static void refused(struct pool_fixture *fx, const char *tool, const char *cmd,
 		    const char *what)
 {
 	struct cru_pool_init_opts o = { 0 };
@@ -178,7 +156,7 @@ static void dos_partition_table_is_refused(void **state)
 /* pvcreate only takes block devices: it writes through a loop device. */
 static void lvm_physical_volume_is_refused(void **state)
 {
-	struct fixture *fx = *state;
+	struct pool_fixture *fx = *state;
 	char cmd[1024];
 
 	if (!have_tool("pvcreate") || !have_tool("losetup")) {
@@ -199,7 +177,7 @@ static void lvm_physical_volume_is_refused(void **state)
 
 static void another_pool_is_refused(void **state)
 {
-	struct fixture *fx = *state;
+	struct pool_fixture *fx = *state;
 	struct cru_pool_init_opts o = { .name = "first" };
 	struct cru_pool_info info;
 	struct cru_err err;
@@ -219,7 +197,7 @@ static void another_pool_is_refused(void **state)
 
 static void a_crucible_leg_is_refused(void **state)
 {
-	struct fixture *fx = *state;
+	struct pool_fixture *fx = *state;
 	struct cru_format_opts fo = { .volume_bytes = 16 * MiB };
 	struct cru_format_result res;
 	struct cru_pool_info info;
@@ -242,7 +220,7 @@ static void a_crucible_leg_is_refused(void **state)
 
 static void blank_and_unrecognised_data_are_accepted(void **state)
 {
-	struct fixture *fx = *state;
+	struct pool_fixture *fx = *state;
 	struct cru_pool_info info;
 	struct cru_err err;
 	uint8_t junk[4096];
@@ -260,17 +238,17 @@ static void blank_and_unrecognised_data_are_accepted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(ext4_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(xfs_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(btrfs_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(swap_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(luks_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(gpt_partition_table_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(dos_partition_table_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(lvm_physical_volume_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(another_pool_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(a_crucible_leg_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(blank_and_unrecognised_data_are_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(ext4_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(xfs_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(btrfs_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(swap_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(luks_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(gpt_partition_table_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(dos_partition_table_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(lvm_physical_volume_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(another_pool_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(a_crucible_leg_is_refused, setup, pool_fixture_teardown),
+		cmocka_unit_test_setup_teardown(blank_and_unrecognised_data_are_accepted, setup, pool_fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -65,6 +65,20 @@ static void run(struct run *r, const char *const *argv)
 
 #define RUN(r, ...) run((r), (const char *const[]){ __VA_ARGS__, NULL })
 
+/* RUN, and check the exit status. */
+#define RUN_EXIT(r, want, ...)						\
+	do {								\
+		RUN(r, __VA_ARGS__);					\
+		assert_int_equal((r)->status, (want));			\
+	} while (0)
+
+/* RUN_EXIT, and check that stderr contains @msg. */
+#define RUN_FAILS(r, want, msg, ...)					\
+	do {								\
+		RUN_EXIT(r, want, __VA_ARGS__);				\
+		assert_contains((r)->err, (msg));			\
+	} while (0)
+
 static void cruciblectl_help_lists_every_subcommand(void **state)
 {
 	static const char *const subcommands[] = {
@@ -85,8 +99,7 @@ static void cruciblectl_help_lists_every_subcommand(void **state)
 	size_t i;
 
 	(void)state;
-	RUN(r, CTL_BIN, "--help");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "--help");
 	for (i = 0; i < ARRAY_SIZE(subcommands); i++)
 		assert_contains(r->out, subcommands[i]);
 	assert_string_equal(r->err, "");
@@ -98,8 +111,7 @@ static void cruciblectl_version(void **state)
 	struct run *r = malloc(sizeof(*r));
 
 	(void)state;
-	RUN(r, CTL_BIN, "--version");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "--version");
 	assert_int_equal(strncmp(r->out, "cruciblectl (dm-crucible) ", 26), 0);
 	assert_true(strlen(r->out) > 27);
 	free(r);
@@ -110,23 +122,18 @@ static void cruciblectl_subcommand_help(void **state)
 	struct run *r = malloc(sizeof(*r));
 
 	(void)state;
-	RUN(r, CTL_BIN, "status", "--help");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "status", "--help");
 	assert_contains(r->out, "--json");
-	RUN(r, CTL_BIN, "help", "format");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "help", "format");
 	assert_contains(r->out, "--region-size");
-	RUN(r, CTL_BIN, "pool", "--help");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "--help");
 	assert_contains(r->out, "Usage: cruciblectl [-v] pool init <device|file>");
 	assert_contains(r->out, "--registry FILE");
 	assert_contains(r->out, "/dev/mapper/crucible-pool-<pool>-<region>");
-	RUN(r, CTL_BIN, "help", "region");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "help", "region");
 	assert_contains(r->out, "Usage: cruciblectl [-v] region create <pool> --size SIZE");
 	assert_contains(r->out, "-n, --name NAME");
-	RUN(r, CTL_BIN, "region", "create", "--help");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "region", "create", "--help");
 	assert_contains(r->out, "--size SIZE");
 	free(r);
 }
@@ -136,15 +143,11 @@ static void cruciblectl_usage_errors_exit_2(void **state)
 	struct run *r = malloc(sizeof(*r));
 
 	(void)state;
-	RUN(r, CTL_BIN);
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "no command");
-	RUN(r, CTL_BIN, "frobnicate");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "cruciblectl: error: unknown command 'frobnicate'");
-	RUN(r, CTL_BIN, "leg", "vol0", "fail", "7");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "'7' is not a leg");
+	RUN_FAILS(r, 2, "no command", CTL_BIN);
+	RUN_FAILS(r, 2, "cruciblectl: error: unknown command 'frobnicate'",
+		  CTL_BIN, "frobnicate");
+	RUN_FAILS(r, 2, "'7' is not a leg",
+		  CTL_BIN, "leg", "vol0", "fail", "7");
 	free(r);
 }
 
@@ -154,33 +157,24 @@ static void cruciblectl_pool_usage_errors_exit_2(void **state)
 	struct run *r = malloc(sizeof(*r));
 
 	(void)state;
-	RUN(r, CTL_BIN, "pool");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "cruciblectl: error: pool: missing action");
-	RUN(r, CTL_BIN, "pool", "frob", "x");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "pool: unknown action 'frob'");
-	RUN(r, CTL_BIN, "pool", "init");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "pool init: expected 1 argument, got 0");
-	RUN(r, CTL_BIN, "pool", "show", "p0", "--force");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "--name and --force are for init");
-	RUN(r, CTL_BIN, "pool", "open", "p0", "--all");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "--all or a pool, not both");
-	RUN(r, CTL_BIN, "region", "create", "p0");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "region create: --size is required");
-	RUN(r, CTL_BIN, "region", "create", "p0", "--size", "12X");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "unknown unit 'X'");
-	RUN(r, CTL_BIN, "region", "remove", "p0");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "region remove: expected 2 arguments, got 1");
-	RUN(r, CTL_BIN, "region", "list", "p0", "--bogus");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "region: unknown option '--bogus'");
+	RUN_FAILS(r, 2, "cruciblectl: error: pool: missing action",
+		  CTL_BIN, "pool");
+	RUN_FAILS(r, 2, "pool: unknown action 'frob'",
+		  CTL_BIN, "pool", "frob", "x");
+	RUN_FAILS(r, 2, "pool init: expected 1 argument, got 0",
+		  CTL_BIN, "pool", "init");
+	RUN_FAILS(r, 2, "--name and --force are for init",
+		  CTL_BIN, "pool", "show", "p0", "--force");
+	RUN_FAILS(r, 2, "--all or a pool, not both",
+		  CTL_BIN, "pool", "open", "p0", "--all");
+	RUN_FAILS(r, 2, "region create: --size is required",
+		  CTL_BIN, "region", "create", "p0");
+	RUN_FAILS(r, 2, "unknown unit 'X'",
+		  CTL_BIN, "region", "create", "p0", "--size", "12X");
+	RUN_FAILS(r, 2, "region remove: expected 2 arguments, got 1",
+		  CTL_BIN, "region", "remove", "p0");
+	RUN_FAILS(r, 2, "region: unknown option '--bogus'",
+		  CTL_BIN, "region", "list", "p0", "--bogus");
 	assert_string_equal(r->out, "");
 	free(r);
 }
@@ -199,9 +193,7 @@ static void cruciblectl_create_names_the_bad_field(void **state)
 	assert_non_null(f);
 	fputs("{\"name\": \"v\", \"size\": \"1G\", \"legs\": [\"/dev/a\", \"/dev/b\"]}\n", f);
 	fclose(f);
-	RUN(r, CTL_BIN, "create", spec);
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, spec);
+	RUN_FAILS(r, 2, spec, CTL_BIN, "create", spec);
 	assert_contains(r->err, "field 'legs': expected 3 devices, got 2");
 	test_rm_rf(dir);
 	free(dir);
@@ -222,8 +214,8 @@ static void cruciblectl_format_on_files(void **state)
 		snprintf(legs[i], sizeof(legs[i]), "%s/leg%d", dir, i);
 		test_make_file(legs[i], 12 << 20);
 	}
-	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "8M");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size",
+		 "8M");
 	assert_contains(r->out, "formatted");
 	assert_contains(r->out, "8 regions");
 	for (i = 0; i < 3; i++) {
@@ -231,25 +223,22 @@ static void cruciblectl_format_on_files(void **state)
 		assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_VALID);
 	}
 
-	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "8M");
-	assert_int_equal(r->status, 4);
-	assert_contains(r->err, "already formatted");
+	RUN_FAILS(r, 4, "already formatted",
+		  CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "8M");
 
-	RUN(r, CTL_BIN, "format", "--force", legs[0], legs[1], legs[2], "-s", "8M",
-	    "-r", "64K");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "format", "--force", legs[0], legs[1], legs[2],
+		 "-s", "8M", "-r", "64K");
 	assert_contains(r->out, "128 regions");
 
-	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "1G", "-f");
-	assert_int_equal(r->status, 1);
-	assert_contains(r->err, "too small");
+	RUN_FAILS(r, 1, "too small",
+		  CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "1G",
+		  "-f");
 
 	/* A volume to be made from an image: the image's size is recorded. */
 	snprintf(image, sizeof(image), "%s/image", dir);
 	test_make_file(image, 6 << 20);
-	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "8M",
-	    "--parent", image, "--force");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size",
+		 "8M", "--parent", image, "--force");
 	assert_contains(r->out, "parent");
 	assert_contains(r->out, "of 12288 sectors");
 	for (i = 0; i < 3; i++) {
@@ -257,10 +246,9 @@ static void cruciblectl_format_on_files(void **state)
 		assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_VALID);
 		assert_int_equal(le64_to_cpu(sb.parent_sectors), 12288);
 	}
-	RUN(r, CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "4M",
-	    "--parent", image, "--force");
-	assert_int_equal(r->status, 1);
-	assert_contains(r->err, "is larger than the volume (12288 > 8192 sectors)");
+	RUN_FAILS(r, 1, "is larger than the volume (12288 > 8192 sectors)",
+		  CTL_BIN, "format", legs[0], legs[1], legs[2], "--size", "4M",
+		  "--parent", image, "--force");
 
 	test_rm_rf(dir);
 	free(dir);
@@ -347,8 +335,7 @@ static void init_pool(struct pool_fx *fx, char uuid[37])
 	char want[2 * PATH_MAX];
 	const char *u;
 
-	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "p");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "init", fx->file, "--name", "p");
 	snprintf(want, sizeof(want), "pool p on %s: 64.0 MiB, block size 4096, ",
 		 fx->file);
 	assert_contains(r->out, want);
@@ -375,8 +362,7 @@ static void pool_init_list_show_on_a_file(void **state)
 	snprintf(want, sizeof(want), "\np %s %s\n", fx->file, uuid);
 	assert_contains(text, want);
 
-	RUN(r, CTL_BIN, "pool", "list");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "list");
 	assert_contains(r->out, "POOL");
 	assert_contains(r->out, "STATE");
 	snprintf(want, sizeof(want), "p                %s", fx->file);
@@ -384,8 +370,7 @@ static void pool_init_list_show_on_a_file(void **state)
 	assert_contains(r->out, "62.0 MiB   62.0 MiB    0/256  ok\n");
 	assert_string_equal(r->err, "");
 
-	RUN(r, CTL_BIN, "pool", "show", "p");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "show", "p");
 	snprintf(want, sizeof(want), "pool p: 64.0 MiB on %s (file)\n", fx->file);
 	assert_contains(r->out, want);
 	snprintf(want, sizeof(want), "  uuid             %s\n", uuid);
@@ -398,20 +383,17 @@ static void pool_init_list_show_on_a_file(void **state)
 	assert_string_equal(r->err, "");
 
 	/* By path (anything with a '/'), and the same pool. */
-	RUN(r, CTL_BIN, "pool", "show", fx->file);
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "show", fx->file);
 	snprintf(want, sizeof(want), "  uuid             %s\n", uuid);
 	assert_contains(r->out, want);
 
 	/* --registry wins over $CRUCIBLE_POOLS. */
 	snprintf(other, sizeof(other), "%s/other", fx->dir);
-	RUN(r, CTL_BIN, "pool", "list", "--registry", other);
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "list", "--registry", other);
 	snprintf(want, sizeof(want), "no pools registered in %s\n", other);
 	assert_string_equal(r->out, want);
-	RUN(r, CTL_BIN, "pool", "show", "p", "-R", other);
-	assert_int_equal(r->status, 6);
-	assert_contains(r->err, "no pool named p in ");
+	RUN_FAILS(r, 6, "no pool named p in ",
+		  CTL_BIN, "pool", "show", "p", "-R", other);
 }
 
 static void pool_init_refuses_what_it_finds(void **state)
@@ -428,29 +410,25 @@ static void pool_init_refuses_what_it_finds(void **state)
 	read_text(fx->registry, before, sizeof(before));
 
 	/* A pool on it: exit 4, naming the pool found. */
-	RUN(r, CTL_BIN, "pool", "init", fx->file);
-	assert_int_equal(r->status, 4);
+	RUN_EXIT(r, 4, CTL_BIN, "pool", "init", fx->file);
 	snprintf(want, sizeof(want),
 		 "cruciblectl: error: pool init: %s carries a crucible pool 'p' (uuid %s); not touching it (use --force to overwrite)",
 		 fx->file, uuid);
 	assert_contains(r->err, want);
 	assert_string_equal(r->out, "");
-	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "q");
-	assert_int_equal(r->status, 4);
-	assert_contains(r->err, "carries a crucible pool 'p'");
+	RUN_FAILS(r, 4, "carries a crucible pool 'p'",
+		  CTL_BIN, "pool", "init", fx->file, "--name", "q");
 	/* Nothing changed: the same pool, the same registry. */
 	read_text(fx->registry, after, sizeof(after));
 	assert_string_equal(before, after);
-	RUN(r, CTL_BIN, "pool", "show", "p");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "show", "p");
 	snprintf(want, sizeof(want), "  uuid             %s\n", uuid);
 	assert_contains(r->out, want);
 
 	/* A name registered for another device: exit 2, nothing written. */
 	snprintf(second, sizeof(second), "%s/second.img", fx->dir);
 	test_make_file(second, 64 << 20);
-	RUN(r, CTL_BIN, "pool", "init", second, "--name", "p");
-	assert_int_equal(r->status, 2);
+	RUN_EXIT(r, 2, CTL_BIN, "pool", "init", second, "--name", "p");
 	snprintf(want, sizeof(want), "a pool named p is already registered at %s",
 		 fx->file);
 	assert_contains(r->err, want);
@@ -461,9 +439,8 @@ static void pool_init_refuses_what_it_finds(void **state)
 	/* The same for the name init would choose itself (the file's name). */
 	snprintf(second, sizeof(second), "%s/p", fx->dir);
 	test_make_file(second, 64 << 20);
-	RUN(r, CTL_BIN, "pool", "init", second);
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "choose another with --name");
+	RUN_FAILS(r, 2, "choose another with --name",
+		  CTL_BIN, "pool", "init", second);
 	test_pread(second, head, sizeof(zero), 0);
 	assert_memory_equal(head, zero, sizeof(zero));
 	read_text(fx->registry, after, sizeof(after));
@@ -472,19 +449,17 @@ static void pool_init_refuses_what_it_finds(void **state)
 	/* Too small, or missing: exit 1. */
 	snprintf(small, sizeof(small), "%s/small.img", fx->dir);
 	test_make_file(small, 1 << 20);
-	RUN(r, CTL_BIN, "pool", "init", small, "--name", "s");
-	assert_int_equal(r->status, 1);
-	assert_contains(r->err, "too small for a pool (1.0 MiB;");
+	RUN_FAILS(r, 1, "too small for a pool (1.0 MiB;",
+		  CTL_BIN, "pool", "init", small, "--name", "s");
 	snprintf(missing, sizeof(missing), "%s/missing.img", fx->dir);
-	RUN(r, CTL_BIN, "pool", "init", missing, "--name", "m");
-	assert_int_equal(r->status, 1);
-	assert_contains(r->err, "No such file or directory");
+	RUN_FAILS(r, 1, "No such file or directory",
+		  CTL_BIN, "pool", "init", missing, "--name", "m");
 	read_text(fx->registry, after, sizeof(after));
 	assert_string_equal(before, after);
 
 	/* --force overwrites it: a new pool (new uuid), registered again. */
-	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "p", "--force");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "init", fx->file, "--name", "p",
+		 "--force");
 	assert_contains(r->out, "registered in");
 	assert_null(strstr(r->out, uuid));
 	read_text(fx->registry, after, sizeof(after));
@@ -504,52 +479,41 @@ static void region_create_refusals(void **state)
 	init_pool(fx, uuid);
 
 	/* No such pool: exit 6, saying where it looked. */
-	RUN(r, CTL_BIN, "region", "create", "nopool", "--size", "1M");
-	assert_int_equal(r->status, 6);
+	RUN_EXIT(r, 6, CTL_BIN, "region", "create", "nopool", "--size", "1M");
 	snprintf(want, sizeof(want), "cruciblectl: error: no pool named nopool in %s",
 		 fx->registry);
 	assert_contains(r->err, want);
 	assert_string_equal(r->out, "");
 	snprintf(blank, sizeof(blank), "%s/blank.img", fx->dir);
 	test_make_file(blank, 64 << 20);
-	RUN(r, CTL_BIN, "region", "create", blank, "--size", "1M");
-	assert_int_equal(r->status, 6);
-	assert_contains(r->err, "no crucible pool on it");
+	RUN_FAILS(r, 6, "no crucible pool on it",
+		  CTL_BIN, "region", "create", blank, "--size", "1M");
 	snprintf(want, sizeof(want), "%s/nothing-here", fx->dir);
-	RUN(r, CTL_BIN, "region", "create", want, "--size", "1M");
-	assert_int_equal(r->status, 6);
-	RUN(r, CTL_BIN, "region", "list", "nopool");
-	assert_int_equal(r->status, 6);
-	RUN(r, CTL_BIN, "region", "remove", "nopool", "r0");
-	assert_int_equal(r->status, 6);
-	RUN(r, CTL_BIN, "pool", "show", "nopool");
-	assert_int_equal(r->status, 6);
-	RUN(r, CTL_BIN, "pool", "open", "nopool");
-	assert_int_equal(r->status, 6);
+	RUN_EXIT(r, 6, CTL_BIN, "region", "create", want, "--size", "1M");
+	RUN_EXIT(r, 6, CTL_BIN, "region", "list", "nopool");
+	RUN_EXIT(r, 6, CTL_BIN, "region", "remove", "nopool", "r0");
+	RUN_EXIT(r, 6, CTL_BIN, "pool", "show", "nopool");
+	RUN_EXIT(r, 6, CTL_BIN, "pool", "open", "nopool");
 
 	/* Over the free space: exit 7, saying how much is free. */
-	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1G");
-	assert_int_equal(r->status, 7);
-	assert_contains(r->err, "region create: pool p: not enough free space for region r0: 1.0 GiB needed, 62.0 MiB free");
+	RUN_FAILS(r, 7, "region create: pool p: not enough free space for region r0: 1.0 GiB needed, 62.0 MiB free",
+		  CTL_BIN, "region", "create", "p", "--size", "1G");
 	assert_string_equal(r->out, "");
-	RUN(r, CTL_BIN, "region", "create", "p", "--size", "63M", "--name", "big");
-	assert_int_equal(r->status, 7);
-	assert_contains(r->err, "not enough free space for region big: 63.0 MiB needed, 62.0 MiB free");
+	RUN_FAILS(r, 7, "not enough free space for region big: 63.0 MiB needed, 62.0 MiB free",
+		  CTL_BIN, "region", "create", "p", "--size", "63M", "--name",
+		  "big");
 
 	/* The registered name now on another pool (re-made under another
 	 * registry): refused, exit 6. */
 	snprintf(other, sizeof(other), "%s/other", fx->dir);
-	RUN(r, CTL_BIN, "pool", "init", fx->file, "--name", "p", "--force",
-	    "--registry", other);
-	assert_int_equal(r->status, 0);
-	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1M");
-	assert_int_equal(r->status, 6);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "init", fx->file, "--name", "p",
+		 "--force", "--registry", other);
+	RUN_EXIT(r, 6, CTL_BIN, "region", "create", "p", "--size", "1M");
 	snprintf(want, sizeof(want), "not the registered one (uuid %s)", uuid);
 	assert_contains(r->err, want);
 
 	/* None of that changed the pool. */
-	RUN(r, CTL_BIN, "pool", "show", "p", "--registry", other);
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "show", "p", "--registry", other);
 	assert_contains(r->out, "  generation       1\n");
 	assert_contains(r->out, "  regions          0 of 256\n");
 	assert_contains(r->out, "62.0 MiB, 62.0 MiB free");
@@ -563,64 +527,51 @@ static void regions_of_a_pool_on_a_file(void **state)
 	char uuid[37];
 
 	init_pool(fx, uuid);
-	RUN(r, CTL_BIN, "region", "create", "p", "--size", "8M", "--name", "leg0");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "region", "create", "p", "--size", "8M",
+		 "--name", "leg0");
 	assert_string_equal(r->out, "region leg0 of pool p: 8.0 MiB in 1 extent (the pool is a file: no device)\n");
-	RUN(r, CTL_BIN, "region", "create", "p", "-s", "5000");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "region", "create", "p", "-s", "5000");
 	assert_string_equal(r->out, "region r0 of pool p: 8.0 KiB in 1 extent (the pool is a file: no device)\n");
 
-	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1M", "--name", "leg0");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "region leg0 already exists");
-	RUN(r, CTL_BIN, "region", "create", "p", "--size", "1M", "--name", "-x");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "'-x' is not a valid region name");
+	RUN_FAILS(r, 2, "region leg0 already exists",
+		  CTL_BIN, "region", "create", "p", "--size", "1M", "--name",
+		  "leg0");
+	RUN_FAILS(r, 2, "'-x' is not a valid region name",
+		  CTL_BIN, "region", "create", "p", "--size", "1M", "--name",
+		  "-x");
 	/* 62 MiB - 8 MiB - 8 KiB are left. */
-	RUN(r, CTL_BIN, "region", "create", "p", "--size", "54M");
-	assert_int_equal(r->status, 7);
-	assert_contains(r->err, "54.0 MiB needed, 54.0 MiB free");
+	RUN_FAILS(r, 7, "54.0 MiB needed, 54.0 MiB free",
+		  CTL_BIN, "region", "create", "p", "--size", "54M");
 
-	RUN(r, CTL_BIN, "region", "list", "p");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "region", "list", "p");
 	assert_contains(r->out, "  leg0                    8.0 MiB  1 extent    /dev/mapper/crucible-pool-p-leg0  (pool on a file)\n");
 	assert_contains(r->out, "  r0                      8.0 KiB  1 extent    /dev/mapper/crucible-pool-p-r0  (pool on a file)\n");
-	RUN(r, CTL_BIN, "pool", "list");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "list");
 	assert_contains(r->out, "62.0 MiB   54.0 MiB    2/256  ok\n");
-	RUN(r, CTL_BIN, "pool", "show", "p");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "show", "p");
 	assert_contains(r->out, "  regions          2 of 256\n");
 	assert_contains(r->out, "      extent 0: blocks 512+2048\n");
 
 	/* A pool on a file has no region devices to open. */
-	RUN(r, CTL_BIN, "pool", "open", "p");
-	assert_int_equal(r->status, 1);
-	assert_contains(r->err, "its regions have no devices (use a loop device)");
-	RUN(r, CTL_BIN, "pool", "close", "--all");
-	assert_int_equal(r->status, 1);
+	RUN_FAILS(r, 1, "its regions have no devices (use a loop device)",
+		  CTL_BIN, "pool", "open", "p");
+	RUN_EXIT(r, 1, CTL_BIN, "pool", "close", "--all");
 
-	RUN(r, CTL_BIN, "region", "remove", "p", "leg0");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "region", "remove", "p", "leg0");
 	assert_string_equal(r->out, "region leg0 of pool p removed\n");
-	RUN(r, CTL_BIN, "region", "remove", "p", "leg0");
-	assert_int_equal(r->status, 6);
-	assert_contains(r->err, "pool p has no region named leg0");
-	RUN(r, CTL_BIN, "region", "remove", "p", "r0");
-	assert_int_equal(r->status, 0);
-	RUN(r, CTL_BIN, "region", "list", "p");
-	assert_int_equal(r->status, 0);
+	RUN_FAILS(r, 6, "pool p has no region named leg0",
+		  CTL_BIN, "region", "remove", "p", "leg0");
+	RUN_EXIT(r, 0, CTL_BIN, "region", "remove", "p", "r0");
+	RUN_EXIT(r, 0, CTL_BIN, "region", "list", "p");
 	assert_string_equal(r->out, "pool p has no regions\n");
-	RUN(r, CTL_BIN, "pool", "show", "p");
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "show", "p");
 	assert_contains(r->out, "62.0 MiB, 62.0 MiB free in 1 extent");
 	assert_contains(r->out, "  regions          0 of 256\n");
 
 	/* With no regions, open and close have nothing to do. */
-	RUN(r, CTL_BIN, "pool", "open", "p");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "open", "p");
 	assert_string_equal(r->out, "pool p: 0 region devices active\n");
-	RUN(r, CTL_BIN, "pool", "close", "--all");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "close", "--all");
 	assert_string_equal(r->out, "pool p: 0 region devices removed\n");
 }
 
@@ -635,8 +586,7 @@ static void pool_list_busy_and_unusable(void **state)
 	init_pool(fx, uuid);
 	snprintf(gone, sizeof(gone), "%s/gone.img", fx->dir);
 	test_make_file(gone, 64 << 20);
-	RUN(r, CTL_BIN, "pool", "init", gone, "--name", "gone");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "init", gone, "--name", "gone");
 	assert_int_equal(unlink(gone), 0);
 
 	fd = open(fx->file, O_RDWR);
@@ -652,12 +602,10 @@ static void pool_list_busy_and_unusable(void **state)
 	assert_contains(r->out, want);
 	assert_contains(r->out, "-  unusable\n");
 
-	RUN(r, CTL_BIN, "pool", "list");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, CTL_BIN, "pool", "list");
 	assert_contains(r->out, "0/256  ok\n");
-	RUN(r, CTL_BIN, "pool", "show", "gone");
-	assert_int_equal(r->status, 6);
-	assert_contains(r->err, "cannot open: No such file or directory");
+	RUN_FAILS(r, 6, "cannot open: No such file or directory",
+		  CTL_BIN, "pool", "show", "gone");
 }
 
 static void agent_help_and_version(void **state)
@@ -665,8 +613,7 @@ static void agent_help_and_version(void **state)
 	struct run *r = malloc(sizeof(*r));
 
 	(void)state;
-	RUN(r, AGENT_BIN, "--help");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, AGENT_BIN, "--help");
 	assert_contains(r->out, "--foreground");
 	assert_contains(r->out, "--syslog");
 	assert_contains(r->out, "--state-dir");
@@ -674,8 +621,7 @@ static void agent_help_and_version(void **state)
 	assert_contains(r->out, "--event-rcvbuf");
 	assert_contains(r->out, "--repair-throttle");
 	assert_contains(r->out, "--version");
-	RUN(r, AGENT_BIN, "--version");
-	assert_int_equal(r->status, 0);
+	RUN_EXIT(r, 0, AGENT_BIN, "--version");
 	assert_int_equal(strncmp(r->out, "crucible-agent (dm-crucible) ", 29), 0);
 	free(r);
 }
@@ -685,9 +631,8 @@ static void agent_usage_error_exits_2(void **state)
 	struct run *r = malloc(sizeof(*r));
 
 	(void)state;
-	RUN(r, AGENT_BIN, "--bogus");
-	assert_int_equal(r->status, 2);
-	assert_contains(r->err, "crucible-agent: error: unknown option '--bogus'");
+	RUN_FAILS(r, 2, "crucible-agent: error: unknown option '--bogus'",
+		  AGENT_BIN, "--bogus");
 	free(r);
 }
 

@@ -120,6 +120,18 @@ static void bad_json_is_refused(void **state)
 	}
 }
 
+/* @json is refused with a message that contains @msg. */
+static void expect_refused(const char *json, const char *msg)
+{
+	struct cru_spec spec;
+	struct cru_err err;
+
+	err.msg[0] = '\0';
+	if (cru_spec_parse(json, &spec, &err) >= 0)
+		fail_msg("accepted '%s'", json);
+	assert_contains(err.msg, msg);
+}
+
 #define LEGS "\"legs\":[\"a\",\"b\",\"c\"]"
 #define GOOD_BASE "\"name\":\"v\",\"size\":\"1G\"," LEGS
 #define PARENT GOOD_BASE ",\"parent\":\"/dev/image\""
@@ -179,23 +191,18 @@ static void bad_fields_are_named(void **state)
 		{ "{" GOOD_BASE ",\"parent\":null,\"hydration_throttle\":5}",
 		  "field 'hydration_throttle': the volume has no parent" },
 	};
-	struct cru_spec spec;
-	struct cru_err err;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		err.msg[0] = '\0';
-		if (cru_spec_parse(cases[i].json, &spec, &err) >= 0)
-			fail_msg("accepted '%s'", cases[i].json);
-		assert_contains(err.msg, cases[i].msg);
-	}
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		expect_refused(cases[i].json, cases[i].msg);
 }
 
 static void legs_can_be_pool_regions(void **state)
 {
 	struct cru_spec spec;
 	struct cru_err err;
+	int i;
 
 	(void)state;
 	assert_int_equal(cru_spec_parse("{\"name\": \"v\", \"size\": \"64M\","
@@ -216,7 +223,12 @@ static void legs_can_be_pool_regions(void **state)
 	/* Three unnamed regions of one pool are three different legs. */
 	assert_int_equal(cru_spec_parse("{\"name\": \"v\", \"size\": 8388608,"
 					" \"legs\": [{\"pool\": \"p0\"}, {\"pool\": \"p0\"},"
-					" {\"pool\": \"p1\"}]}", &spec, &err), 0);
+					" {\"pool\": \"p0\"}]}", &spec, &err), 0);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		assert_true(spec.pool_legs[i].used);
+		assert_string_equal(spec.pool_legs[i].pool, "p0");
+		assert_string_equal(spec.pool_legs[i].region, "");
+	}
 }
 
 /* A spec whose "legs" is each case's is refused with its message. */
@@ -228,18 +240,13 @@ struct legs_case {
 static void expect_legs_refused(const struct legs_case *cases, size_t n)
 {
 	char json[512];
-	struct cru_spec spec;
-	struct cru_err err;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		snprintf(json, sizeof(json),
 			 "{\"name\": \"v\", \"size\": \"8M\", \"legs\": %s}",
 			 cases[i].legs);
-		err.msg[0] = '\0';
-		if (cru_spec_parse(json, &spec, &err) >= 0)
-			fail_msg("accepted '%s'", json);
-		assert_contains(err.msg, cases[i].msg);
+		expect_refused(json, cases[i].msg);
 	}
 }
 
@@ -287,11 +294,15 @@ static void legs_can_be_nbd_exports(void **state)
 static void bad_nbd_legs_are_named(void **state)
 {
 	static const struct legs_case cases[] = {
-		{ "[\"nbd://\", \"/dev/b\", \"/dev/c\"]", "field 'legs[0]': " },
-		{ "[\"/dev/a\", \"nbd://h:99999/e\", \"/dev/c\"]", "field 'legs[1]': " },
-		{ "[\"/dev/a\", \"/dev/b\", \"nbds://h/e\"]", "field 'legs[2]': " },
+		{ "[\"nbd://\", \"/dev/b\", \"/dev/c\"]",
+		  "field 'legs[0]': 'nbd://': no host" },
+		{ "[\"/dev/a\", \"nbd://h:99999/e\", \"/dev/c\"]",
+		  "field 'legs[1]': 'nbd://h:99999/e': the port" },
+		{ "[\"/dev/a\", \"/dev/b\", \"nbds://h/e\"]",
+		  "field 'legs[2]': 'nbds://h/e': NBD over TLS (nbds://) is not supported" },
+		/* The same export once the URIs are canonical. */
 		{ "[\"nbd://h/e\", \"nbd://h:10809/e\", \"/dev/c\"]",
-		  "legs 0 and 1 are the same device" },
+		  "legs 0 and 1 are the same device 'nbd://h:10809/e'" },
 	};
 	(void)state;
 	expect_legs_refused(cases, ARRAY_SIZE(cases));

@@ -33,6 +33,7 @@
 
 #include "../../../userland/lib/log.h"
 #include "../../../userland/lib/nbd.h"
+#include "../../../userland/lib/nl.h"
 
 #define PROG "crucible-nbd"
 #define VERSION "0.1"
@@ -115,6 +116,13 @@ static int parse_index(const char *s, int *index)
 	return 0;
 }
 
+/* Exit status 1, with the reason. */
+static int failed(const struct cru_err *err)
+{
+	fprintf(stderr, PROG ": %s\n", err->msg);
+	return 1;
+}
+
 static struct cru_nbd_options options(const struct args *a)
 {
 	return (struct cru_nbd_options){
@@ -135,10 +143,8 @@ static int cmd_handshake(const struct args *a, const char *uri)
 
 	if (parse_uri(uri, &u))
 		return 2;
-	if (cru_nbd_open(&u, &o, &fd, &ex, &err)) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	if (cru_nbd_open(&u, &o, &fd, &ex, &err))
+		return failed(&err);
 	close(fd);
 	cru_nbd_format_server(&u, server, sizeof(server));
 	cru_nbd_format_flags(ex.flags, flags, sizeof(flags));
@@ -166,23 +172,19 @@ static int cmd_connect(const struct args *a, const char *uri)
 		.backend = a->backend,
 	};
 	struct cru_nbd_export ex;
-	struct cru_nbd_nl *nl;
+	struct cru_nl *nl;
 	struct cru_nbd_uri u;
 	struct cru_err err;
 	int index, ret;
 
 	if (parse_uri(uri, &u))
 		return 2;
-	if (cru_nbd_nl_open(&nl, &err)) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	if (cru_nbd_nl_open(&nl, &err))
+		return failed(&err);
 	ret = cru_nbd_attach(nl, &u, &o, &c, &index, &ex, &err);
-	cru_nbd_nl_close(nl);
-	if (ret) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	cru_nl_close(nl);
+	if (ret)
+		return failed(&err);
 	printf("/dev/nbd%d\n", index);
 	return 0;
 }
@@ -192,49 +194,41 @@ static int cmd_reconnect(const struct args *a, const char *dev,
 {
 	struct cru_nbd_options o = options(a);
 	struct cru_nbd_export ex;
-	struct cru_nbd_nl *nl;
+	struct cru_nl *nl;
 	struct cru_nbd_uri u;
 	struct cru_err err;
 	int index, ret;
 
 	if (parse_index(dev, &index) || parse_uri(uri, &u))
 		return 2;
-	if (cru_nbd_nl_open(&nl, &err)) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	if (cru_nbd_nl_open(&nl, &err))
+		return failed(&err);
 	ret = cru_nbd_reattach(nl, index, &u, &o, a->backend, &ex, &err);
-	cru_nbd_nl_close(nl);
-	if (ret) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	cru_nl_close(nl);
+	if (ret)
+		return failed(&err);
 	printf("/dev/nbd%d\n", index);
 	return 0;
 }
 
 static int cmd_disconnect_or_status(const char *dev, bool status)
 {
-	struct cru_nbd_nl *nl;
+	struct cru_nl *nl;
 	struct cru_err err;
 	bool connected = false;
 	int index, ret;
 
 	if (parse_index(dev, &index))
 		return 2;
-	if (cru_nbd_nl_open(&nl, &err)) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	if (cru_nbd_nl_open(&nl, &err))
+		return failed(&err);
 	if (status)
 		ret = cru_nbd_kernel_status(nl, index, &connected, &err);
 	else
 		ret = cru_nbd_kernel_disconnect(nl, index, &err);
-	cru_nbd_nl_close(nl);
-	if (ret) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	cru_nl_close(nl);
+	if (ret)
+		return failed(&err);
 	if (status)
 		printf("%s\n", connected ? "connected" : "disconnected");
 	return 0;
@@ -242,19 +236,17 @@ static int cmd_disconnect_or_status(const char *dev, bool status)
 
 static int cmd_watch(const struct args *a)
 {
-	struct cru_nbd_nl *nl;
+	struct cru_nl *nl;
 	struct pollfd pfd;
 	struct cru_err err;
 	long seen = 0;
 	int index, r;
 
-	if (cru_nbd_nl_open_events(&nl, &err)) {
-		fprintf(stderr, PROG ": %s\n", err.msg);
-		return 1;
-	}
+	if (cru_nbd_nl_open_events(&nl, &err))
+		return failed(&err);
 	printf("watching\n");
 	fflush(stdout);
-	pfd.fd = cru_nbd_nl_fd(nl);
+	pfd.fd = cru_nl_fd(nl);
 	pfd.events = POLLIN;
 	while (!a->count || seen < a->count) {
 		r = poll(&pfd, 1, -1);
@@ -268,9 +260,8 @@ static int cmd_watch(const struct args *a)
 			if (r == -ENOBUFS) {
 				printf("events-lost\n");
 			} else if (r < 0) {
-				fprintf(stderr, PROG ": %s\n", err.msg);
-				cru_nbd_nl_close(nl);
-				return 1;
+				cru_nl_close(nl);
+				return failed(&err);
 			} else {
 				printf("link-dead /dev/nbd%d\n", index);
 				seen++;
@@ -280,7 +271,7 @@ static int cmd_watch(const struct args *a)
 				break;
 		}
 	}
-	cru_nbd_nl_close(nl);
+	cru_nl_close(nl);
 	return 0;
 }
 
