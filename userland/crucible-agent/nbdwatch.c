@@ -98,36 +98,43 @@ static void mark_dead(struct agent_nbd *nb, struct agent_nbd_dev *d,
 	log_warn("/dev/nbd%d (%s): %s; reconnecting", d->index, d->uri, why);
 }
 
+struct link_dead_ctx {
+	struct agent_nbd *nb;
+	double now;
+	bool due;
+};
+
+static void on_link_dead(int index, void *arg)
+{
+	struct link_dead_ctx *x = arg;
+	struct agent_nbd_dev *d = track(x->nb, index);
+
+	if (!d) {
+		log_debug("NBD link of /dev/nbd%d died: not one of our legs",
+			  index);
+		return;
+	}
+	mark_dead(x->nb, d, x->now, "link dead");
+	x->due = true;
+}
+
 bool agent_nbd_read_events(struct agent_nbd *nb, double now)
 {
-	struct agent_nbd_dev *d;
+	struct link_dead_ctx x = { .nb = nb, .now = now };
 	struct cru_err err;
-	bool due = false;
-	int index, r;
+	int r;
 
 	if (!nb->ev)
 		return false;
-	while ((r = cru_nbd_nl_read_event(nb->ev, &index, &err)) != 0) {
-		if (r == -ENOBUFS) {
-			log_warn("NBD events were lost; failed legs are still found from volume state");
-			continue;
-		}
-		if (r < 0) {
-			log_warn("NBD events: %s; reopening the socket", err.msg);
-			agent_nbd_close(nb);
-			nb->next_open = now;
-			break;
-		}
-		d = track(nb, index);
-		if (!d) {
-			log_debug("NBD link of /dev/nbd%d died: not one of our legs",
-				  index);
-			continue;
-		}
-		mark_dead(nb, d, now, "link dead");
-		due = true;
+	while ((r = cru_nbd_nl_read_events(nb->ev, on_link_dead, &x, &err)) ==
+	       -ENOBUFS)
+		log_warn("NBD events were lost; failed legs are still found from volume state");
+	if (r < 0) {
+		log_warn("NBD events: %s; reopening the socket", err.msg);
+		agent_nbd_close(nb);
+		nb->next_open = now;
 	}
-	return due;
+	return x.due;
 }
 
 /* Note the failed legs that sit on NBD devices of ours. */

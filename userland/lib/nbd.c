@@ -1317,29 +1317,34 @@ int cru_nbd_kernel_status(struct cru_nl *nl, int index, bool *connected,
 	return ret;
 }
 
-int cru_nbd_nl_read_event(struct cru_nl *nl, int *index, struct cru_err *err)
+int cru_nbd_nl_read_events(struct cru_nl *nl, cru_nbd_event_fn fn, void *arg,
+			   struct cru_err *err)
 {
 	struct nlmsghdr *nlh;
 	struct cru_err perr;
-	int n;
+	int n, index, seen = 0;
 
 	for (;;) {
 		n = cru_genl_recv(nl, 0, &nlh);
 		if (n == -EAGAIN)
-			return 0;
+			return seen;
 		if (n == -ENOBUFS)
 			return cru_err_set(err, n,
 					   "nbd: events were lost: the event socket's receive buffer overflowed");
 		if (n < 0)
 			return cru_err_set(err, n, "nbd: reading events: %s",
 					   strerror(-n));
+		/* Every message of the datagram: none is left behind. */
 		for (; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
 			/* The group carries LINK_DEAD only, for now. */
-			if (!cru_nbd_parse_index(nlh, cru_nl_family(nl),
-						 NBD_CMD_LINK_DEAD, index,
-						 &perr))
-				return 1;
-			log_debug("nbd: event ignored: %s", perr.msg);
+			if (cru_nbd_parse_index(nlh, cru_nl_family(nl),
+						NBD_CMD_LINK_DEAD, &index,
+						&perr)) {
+				log_debug("nbd: event ignored: %s", perr.msg);
+				continue;
+			}
+			fn(index, arg);
+			seen++;
 		}
 	}
 }

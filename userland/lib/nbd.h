@@ -154,7 +154,7 @@ struct cru_nbd_config {
 int cru_nbd_nl_open(struct cru_nl **nl, struct cru_err *err);
 /*
  * The event socket: joined to "nbd_mc_group", non-blocking; poll its
- * cru_nl_fd for POLLIN and read with cru_nbd_nl_read_event.
+ * cru_nl_fd for POLLIN and read with cru_nbd_nl_read_events.
  */
 int cru_nbd_nl_open_events(struct cru_nl **nl, struct cru_err *err);
 
@@ -184,12 +184,16 @@ int cru_nbd_kernel_status(struct cru_nl *nl, int index, bool *connected,
 			  struct cru_err *err);
 
 /*
- * Read one LINK_DEAD event from event socket @nl: 1 with the device's
- * index in *@index, 0 when none is waiting, -ENOBUFS when events were
- * lost (the socket goes on working), or another negative errno.
+ * Read every LINK_DEAD event waiting on event socket @nl (all the
+ * messages of each datagram), calling @fn with each device's index;
+ * messages that are not a well-formed LINK_DEAD are skipped.  Returns the
+ * number of events, -ENOBUFS when events were lost (the socket goes on
+ * working; what is queued is read at the next call), or another negative
+ * errno.
  */
-int cru_nbd_nl_read_event(struct cru_nl *nl, int *index,
-			  struct cru_err *err);
+typedef void (*cru_nbd_event_fn)(int index, void *arg);
+int cru_nbd_nl_read_events(struct cru_nl *nl, cru_nbd_event_fn fn, void *arg,
+			   struct cru_err *err);
 
 /* ---- high level: what the agent and crucible-nbd do */
 

@@ -17,7 +17,9 @@
 
 #include <netlink/genl/genl.h>
 #include <netlink/msg.h>
+#include <linux/nbd-netlink.h>
 
+#include "../lib/nbd.h"
 #include "../lib/nl.h"
 
 #define FAMILY 0x1d
@@ -521,6 +523,51 @@ static void events_are_read_until_none_is_left(void **state)
 	assert_int_equal(cru_nl_read_events(c->nl, on_event, &s, &err), 0);
 }
 
+static struct nl_msg *link_dead(int index)
+{
+	struct nl_msg *m = nlmsg_alloc();
+
+	genlmsg_put(m, 0, 0, FAMILY, 0, 0, NBD_CMD_LINK_DEAD, 1);
+	if (index >= 0)
+		nla_put_u32(m, NBD_ATTR_INDEX, index);
+	return m;
+}
+
+static void note_index(int index, void *arg)
+{
+	int *got = arg;
+
+	got[++got[0]] = index;
+}
+
+/* Every LINK_DEAD of a datagram is read, not only its first. */
+static void nbd_events_in_one_datagram_are_all_read(void **state)
+{
+	struct ctx *c = start(state, serve_nothing);
+	struct pollfd pfd = { .fd = cru_nl_fd(c->nl), .events = POLLIN };
+	struct nl_msg *m[3];
+	struct cru_err err;
+	int got[8] = { 0 };
+
+	m[0] = link_dead(3);
+	m[1] = link_dead(-1);		/* no index: skipped */
+	m[2] = link_dead(9);
+	send_msgs(&c->fake, m, 3);
+	m[0] = link_dead(4);
+	send_msgs(&c->fake, m, 1);
+
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	usleep(100000);		/* both datagrams are queued by now */
+	assert_int_equal(cru_nbd_nl_read_events(c->nl, note_index, got, &err),
+			 3);
+	assert_int_equal(got[0], 3);
+	assert_int_equal(got[1], 3);
+	assert_int_equal(got[2], 9);
+	assert_int_equal(got[3], 4);
+	assert_int_equal(cru_nbd_nl_read_events(c->nl, note_index, got, &err),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +584,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(process_reads_the_answers_that_are_there,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(events_are_read_until_none_is_left,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(nbd_events_in_one_datagram_are_all_read,
 						setup, teardown),
 	};
 

@@ -234,13 +234,21 @@ static int cmd_disconnect_or_status(const char *dev, bool status)
 	return 0;
 }
 
+static void print_link_dead(int index, void *arg)
+{
+	long *seen = arg;
+
+	printf("link-dead /dev/nbd%d\n", index);
+	(*seen)++;
+}
+
 static int cmd_watch(const struct args *a)
 {
 	struct cru_nl *nl;
 	struct pollfd pfd;
 	struct cru_err err;
 	long seen = 0;
-	int index, r;
+	int r;
 
 	if (cru_nbd_nl_open_events(&nl, &err))
 		return failed(&err);
@@ -256,20 +264,14 @@ static int cmd_watch(const struct args *a)
 			perror(PROG ": poll");
 			break;
 		}
-		while ((r = cru_nbd_nl_read_event(nl, &index, &err)) != 0) {
-			if (r == -ENOBUFS) {
-				printf("events-lost\n");
-			} else if (r < 0) {
-				cru_nl_close(nl);
-				return failed(&err);
-			} else {
-				printf("link-dead /dev/nbd%d\n", index);
-				seen++;
-			}
-			fflush(stdout);
-			if (a->count && seen >= a->count)
-				break;
+		r = cru_nbd_nl_read_events(nl, print_link_dead, &seen, &err);
+		if (r == -ENOBUFS) {
+			printf("events-lost\n");
+		} else if (r < 0) {
+			cru_nl_close(nl);
+			return failed(&err);
 		}
+		fflush(stdout);
 	}
 	cru_nl_close(nl);
 	return 0;
