@@ -226,6 +226,38 @@ static int reconnect(struct agent_nbd_dev *d, struct cru_err *err)
 	return r;
 }
 
+/*
+ * Whether the old connections to @d's server are done with it (see
+ * cru_nbdleg_lingering): until they are, writes queued on one the kernel
+ * gave up on could still reach the export, after the leg's repair.
+ */
+static bool old_connections_done(struct agent_nbd_dev *d, double now)
+{
+	struct cru_nbd_uri u;
+	struct cru_err err;
+	int n;
+
+	if (cru_nbd_parse_uri(d->uri, &u, &err) ||
+	    cru_nbdleg_lingering(&u, &n, &err)) {
+		log_warn("/dev/nbd%d: cannot look for old connections to %s: %s; going on",
+			 d->index, d->uri, err.msg);
+		return true;
+	}
+	if (n) {
+		if (n != d->lingering)
+			log_warn("/dev/nbd%d: %d old connection(s) to %s not finished; the leg goes back in service once they are",
+				 d->index, n, d->uri);
+		d->lingering = n;
+		d->next_attempt = now + AGENT_NBD_LINGER_POLL;
+		return false;
+	}
+	if (d->lingering)
+		log_info("/dev/nbd%d: the old connections to %s are finished",
+			 d->index, d->uri);
+	d->lingering = 0;
+	return true;
+}
+
 /* Put the leg on a reconnected device back in service. */
 static void restore(struct agent_nbd_dev *d, struct agent_nl_volume *vols,
 		    size_t nr, struct cru_nl *cmd, double now)
@@ -329,7 +361,8 @@ void agent_nbd_pass(struct agent_nbd *nb, struct agent_nl_volume *vols,
 			log_info("/dev/nbd%d: reconnected to %s (reconnect %u)",
 				 d->index, d->uri, d->reconnects);
 		}
-		if (d->link == AGENT_NBD_RECONNECTED)
+		if (d->link == AGENT_NBD_RECONNECTED &&
+		    old_connections_done(d, now))
 			restore(d, vols, nr, cmd, now);
 	}
 	if (nb->dirty)

@@ -31,8 +31,12 @@
 enum agent_nbd_link {
 	AGENT_NBD_UP,
 	AGENT_NBD_DEAD,		/* LINK_DEAD, or the leg on it failed */
-	AGENT_NBD_RECONNECTED,	/* up again: restore the leg at the next pass */
+	AGENT_NBD_RECONNECTED,	/* up again: restore the leg at the next pass,
+				 * once old connections to the server are done */
 };
+
+/* Look again this often while old connections linger. */
+#define AGENT_NBD_LINGER_POLL	1.0
 
 struct agent_nbd_dev {
 	bool used;
@@ -44,6 +48,7 @@ struct agent_nbd_dev {
 	unsigned int attempts;		/* failed attempts in a row */
 	double next_attempt;
 	unsigned int reconnects;	/* successful ones, since the agent started */
+	int lingering;			/* old connections last seen unfinished */
 	char last_error[256];
 };
 

@@ -854,8 +854,17 @@ static void tune_socket(int fd)
 	 * socket fail and reports the link dead.
 	 */
 	int one = 1, idle = 10, intvl = 5, cnt = 3;
+	unsigned int user = CRU_NBD_USER_TIMEOUT_MS;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/*
+	 * Data unacknowledged for this long ends the connection (and bounds
+	 * keepalive): a cut link is found dead in seconds rather than at the
+	 * request timeout, and above all a connection the kernel has given
+	 * up on cannot deliver its queued writes to the server later, after
+	 * the leg was brought back and repaired over a new connection.
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user, sizeof(user));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));

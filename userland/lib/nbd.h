@@ -107,10 +107,14 @@ int cru_nbd_handshake(int fd, const char *server, const char *export_name,
 		      const struct cru_nbd_options *o,
 		      struct cru_nbd_export *ex, struct cru_err *err);
 
+/* TCP_USER_TIMEOUT of every NBD connection (see tune_socket in nbd.c). */
+#define CRU_NBD_USER_TIMEOUT_MS	10000
+
 /*
  * A TCP connection to @u's host and port (every address the name
- * resolves to, in order) within @timeout_ms, with TCP_NODELAY and
- * SO_KEEPALIVE, in blocking mode: the new descriptor in *@fd.
+ * resolves to, in order) within @timeout_ms, with TCP_NODELAY,
+ * SO_KEEPALIVE and TCP_USER_TIMEOUT, in blocking mode: the new descriptor
+ * in *@fd.
  */
 int cru_nbd_tcp_connect(const struct cru_nbd_uri *u, int timeout_ms, int *fd,
 			struct cru_err *err);

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +130,84 @@ void cru_nbdleg_describe(const char *dev, const char *state_dir,
 		return;
 	info->nbd = true;
 	agent_view(state_dir, info->index, info);
+}
+
+/* TCP states as /proc/net/tcp numbers them (include/net/tcp_states.h). */
+#define TCP_ST_FIN_WAIT1	0x04
+#define TCP_ST_FIN_WAIT2	0x05
+#define TCP_ST_CLOSING		0x0b
+
+int cru_tcp_table_lingering(FILE *f, const char *rem)
+{
+	char line[512], r[64];
+	unsigned long inode;
+	unsigned int st;
+	int n = 0;
+
+	if (!fgets(line, sizeof(line), f))	/* the header */
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, " %*s %*s %63s %x %*s %*s %*s %*s %*s %lu",
+			   r, &st, &inode) != 3)
+			continue;
+		if (inode == 0 && !strcasecmp(r, rem) &&
+		    (st == TCP_ST_FIN_WAIT1 || st == TCP_ST_FIN_WAIT2 ||
+		     st == TCP_ST_CLOSING))
+			n++;
+	}
+	return n;
+}
+
+/* @sa's address and port as /proc/net/tcp{,6} print a remote end. */
+static void tcp_table_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	uint32_t w[4];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		memcpy(w, &in->sin_addr, 4);
+		snprintf(buf, len, "%08X:%04X", w[0], ntohs(in->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		memcpy(w, &in6->sin6_addr, 16);
+		snprintf(buf, len, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2],
+			 w[3], ntohs(in6->sin6_port));
+	}
+}
+
+int cru_nbdleg_lingering(const struct cru_nbd_uri *u, int *n,
+			 struct cru_err *err)
+{
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV,
+	};
+	struct addrinfo *res, *ai;
+	char port[8], rem[64];
+	FILE *f;
+	int r;
+
+	*n = 0;
+	snprintf(port, sizeof(port), "%u", u->port);
+	r = getaddrinfo(u->host, port, &hints, &res);
+	if (r)
+		return cru_err_set(err, -EHOSTUNREACH, "cannot resolve '%s': %s",
+				   u->host, r == EAI_SYSTEM ? strerror(errno) :
+				   gai_strerror(r));
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+			continue;
+		tcp_table_addr(ai->ai_addr, rem, sizeof(rem));
+		f = fopen(ai->ai_family == AF_INET ? "/proc/net/tcp" :
+			  "/proc/net/tcp6", "re");
+		if (!f)
+			continue;	/* no IPv6 here: nothing to wait for */
+		*n += cru_tcp_table_lingering(f, rem);
+		fclose(f);
+	}
+	freeaddrinfo(res);
+	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
 #include "nbd.h"
@@ -65,5 +66,20 @@ struct cru_nbdleg_info {
  */
 void cru_nbdleg_describe(const char *dev, const char *state_dir,
 			 struct cru_nbdleg_info *info);
+
+/*
+ * Old connections to the server of @u that may still hand it requests: TCP
+ * sockets no descriptor or NBD device holds any more (the kernel's client
+ * let go of them: inode 0 in /proc/net/tcp) in FIN_WAIT1 or CLOSING (our
+ * data or FIN not acknowledged yet) or FIN_WAIT2 (acknowledged, the server
+ * not done with the connection).  Their number in *@n.  A leg must not be
+ * put back in service while there are any: writes queued on a connection
+ * the kernel gave up on could reach the export after the leg was repaired
+ * over the new one, and undo the repair.
+ */
+int cru_nbdleg_lingering(const struct cru_nbd_uri *u, int *n,
+			 struct cru_err *err);
+/* For tests: such sockets of TCP table @f whose remote end is @rem. */
+int cru_tcp_table_lingering(FILE *f, const char *rem);
 
 #endif /* CRU_NBDLEG_H */

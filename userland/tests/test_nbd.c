@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <endian.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -44,6 +45,7 @@
 #include <netlink/msg.h>
 
 #include "../lib/nbd.h"
+#include "../lib/nbdleg.h"
 #include "../lib/nl.h"
 
 #define MIB (1024ULL * 1024)
@@ -1394,6 +1396,100 @@ static void missing_nbd_module_is_named(void **state)
 	assert_int_equal(open_fds(), before);
 }
 
+/* ---- old connections (cru_nbdleg_lingering) */
+
+static void tcp_table_counts_unfinished_orphans_only(void **state)
+{
+	static const char table[] =
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+		/* listening, not connected to the server */
+		"   0: 00000000:2A29 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 634 1 0 100 0 0 10 0\n"
+		/* FIN_WAIT1 orphan to 10.99.12.2:10809: counts */
+		"   1: 010C630A:B2A4 020C630A:2A39 04 00001000:00000000 01:00000123 00000002     0        0 0 1 0 20 4 30 10 -1\n"
+		/* FIN_WAIT2 orphan: counts; lower-case hex too */
+		"   2: 010C630A:B2A6 020c630a:2a39 05 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 4 30 10 -1\n"
+		/* CLOSING orphan: counts */
+		"   3: 010C630A:B2A8 020C630A:2A39 0B 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 4 30 10 -1\n"
+		/* the live connection (a descriptor or the kernel holds it) */
+		"   4: 010C630A:B2AA 020C630A:2A39 01 00000000:00000000 00:00000000 00000000     0        0 8812 1 0 20 4 30 10 -1\n"
+		/* FIN_WAIT1 but still held: not let go of yet */
+		"   5: 010C630A:B2AC 020C630A:2A39 04 00000000:00000000 00:00000000 00000000     0        0 8813 1 0 20 4 30 10 -1\n"
+		/* TIME_WAIT and LAST_ACK: the server is done */
+		"   6: 010C630A:B2AE 020C630A:2A39 06 00000000:00000000 03:00000100 00000000     0        0 0 3 0\n"
+		"   7: 010C630A:B2B0 020C630A:2A39 09 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 4 30 10 -1\n"
+		/* another port of the same host, another host */
+		"   8: 010C630A:B2B2 020C630A:2A3A 04 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 4 30 10 -1\n"
+		"   9: 010B630A:B2B4 020B630A:2A39 04 00000000:00000000 00:00000000 00000000     0        0 0 1 0 20 4 30 10 -1\n"
+		"garbage line\n";
+	FILE *f;
+
+	(void)state;
+	f = fmemopen((void *)table, sizeof(table) - 1, "r");
+	assert_non_null(f);
+	assert_int_equal(cru_tcp_table_lingering(f, "020C630A:2A39"), 3);
+	fclose(f);
+	f = fmemopen((void *)table, sizeof(table) - 1, "r");
+	assert_int_equal(cru_tcp_table_lingering(f, "020C630A:2A3A"), 1);
+	fclose(f);
+}
+
+/*
+ * A real orphan: a client that closes with data the server never read
+ * stays in FIN_WAIT1 on its own; once the server closes too, it is gone.
+ * Sockets connected by cru_nbd_tcp_connect carry TCP_USER_TIMEOUT.
+ */
+static void lingering_connection_is_found_until_it_ends(void **state)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	static char junk[1 << 16];
+	struct cru_nbd_uri u = { .host = "127.0.0.1" };
+	unsigned int user = 0;
+	socklen_t ulen = sizeof(user);
+	struct cru_err err;
+	int l, c, sv, n, i, small = 4096;
+
+	(void)state;
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+	u.port = ntohs(a.sin_port);
+
+	assert_int_equal(cru_nbd_tcp_connect(&u, 2000, &c, &err), 0);
+	assert_int_equal(getsockopt(c, IPPROTO_TCP, TCP_USER_TIMEOUT, &user,
+				    &ulen), 0);
+	assert_int_equal(user, CRU_NBD_USER_TIMEOUT_MS);
+	sv = accept(l, NULL, NULL);
+	assert_true(sv >= 0);
+	setsockopt(sv, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+
+	/* Held by a descriptor: not lingering. */
+	assert_int_equal(cru_nbdleg_lingering(&u, &n, &err), 0);
+	assert_int_equal(n, 0);
+	/* More than the server takes in, then let go of it. */
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	for (i = 0; i < 64; i++)
+		if (send(c, junk, sizeof(junk), MSG_NOSIGNAL) < 0)
+			break;
+	assert_true(i < 64);
+	close(c);
+	assert_int_equal(cru_nbdleg_lingering(&u, &n, &err), 0);
+	assert_int_equal(n, 1);
+	/* The server ends it (unread data: a reset): nothing lingers. */
+	close(sv);
+	for (i = 0; i < 50; i++) {
+		assert_int_equal(cru_nbdleg_lingering(&u, &n, &err), 0);
+		if (!n)
+			break;
+		usleep(20000);
+	}
+	assert_int_equal(n, 0);
+	close(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1431,6 +1527,8 @@ int main(void)
 		cmocka_unit_test(other_messages_name_the_device),
 		cmocka_unit_test(replies_and_events_are_parsed),
 		cmocka_unit_test(missing_nbd_module_is_named),
+		cmocka_unit_test(tcp_table_counts_unfinished_orphans_only),
+		cmocka_unit_test(lingering_connection_is_found_until_it_ends),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
