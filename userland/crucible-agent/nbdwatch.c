@@ -137,33 +137,57 @@ bool agent_nbd_read_events(struct agent_nbd *nb, double now)
 	return x.due;
 }
 
-/* Note the failed legs that sit on NBD devices of ours. */
-static void scan_failed_legs(struct agent_nbd *nb, struct agent_nl_volume *vols,
-			     size_t nr, double now)
+/*
+ * Forget devices whose link is up and that are no longer connected to the
+ * export they were (disconnected by cruciblectl remove, or another
+ * connection on the same index): nbd.json lists live legs only.
+ */
+static void forget_gone(struct agent_nbd *nb)
+{
+	char backend[CRU_SPEC_URI_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < AGENT_NBD_MAX; i++) {
+		struct agent_nbd_dev *d = &nb->devs[i];
+
+		if (!d->used || d->link != AGENT_NBD_UP)
+			continue;
+		if (!cru_nbdleg_backend(d->index, backend, sizeof(backend)) &&
+		    !strcmp(backend, d->uri))
+			continue;
+		log_debug("/dev/nbd%d (%s): no longer connected; forgotten",
+			  d->index, d->uri);
+		d->used = false;
+		nb->dirty = true;
+	}
+}
+
+/*
+ * Watch every leg of the volumes that sits on an NBD device of ours (so
+ * that nbd.json, and cruciblectl status, tell of every one), and have the
+ * failed ones reconnected.
+ */
+static void scan_legs(struct agent_nbd *nb, struct agent_nl_volume *vols,
+		      size_t nr, double now)
 {
 	struct cru_volume vol;
 	struct cru_err err;
 	size_t i;
 	int leg, index;
 
+	forget_gone(nb);
 	for (i = 0; i < nr; i++) {
 		const struct cru_nl_volume *v = &vols[i].cur;
-		bool read = false;
 
 		if (!vols[i].have)
 			continue;
+		if (cru_dm_volume_read(v->name, &vol, &err)) {
+			log_debug("%s: %s", v->name, err.msg);
+			continue;
+		}
 		for (leg = 0; leg < CRU_NR_LEGS; leg++) {
 			struct agent_nbd_dev *d;
 
-			if (v->leg_states[leg] != CRUCIBLE_NL_LEG_FAILED)
-				continue;
-			if (!read) {
-				if (cru_dm_volume_read(v->name, &vol, &err)) {
-					log_debug("%s: %s", v->name, err.msg);
-					break;
-				}
-				read = true;
-			}
 			if (cru_nbdleg_index(vol.table.legs[leg], &index))
 				continue;
 			d = track(nb, index);
@@ -174,7 +198,8 @@ static void scan_failed_legs(struct agent_nbd *nb, struct agent_nl_volume *vols,
 				d->leg = leg;
 				nb->dirty = true;
 			}
-			if (d->link == AGENT_NBD_UP) {
+			if (v->leg_states[leg] == CRUCIBLE_NL_LEG_FAILED &&
+			    d->link == AGENT_NBD_UP) {
 				char why[CRU_NAME_MAX + 32];
 
 				snprintf(why, sizeof(why), "leg %d of %s failed",
@@ -339,7 +364,7 @@ void agent_nbd_pass(struct agent_nbd *nb, struct agent_nl_volume *vols,
 			nb->next_open = now + NBD_FAMILY_RETRY;
 		}
 	}
-	scan_failed_legs(nb, vols, nr, now);
+	scan_legs(nb, vols, nr, now);
 	for (i = 0; i < AGENT_NBD_MAX; i++) {
 		struct agent_nbd_dev *d = &nb->devs[i];
 		double wait;
