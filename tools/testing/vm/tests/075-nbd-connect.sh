@@ -22,6 +22,8 @@ set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=SCRIPTDIR/../lib-crucible.sh
 . "$(dirname "$0")/../lib-crucible.sh"
+# shellcheck source=SCRIPTDIR/../lib-nbd.sh
+. "$(dirname "$0")/../lib-nbd.sh"
 
 NBD=''
 crucible_helper NBD crucible-nbd
@@ -40,55 +42,13 @@ DIR=$PWD
 
 # ---- set-up: modules, namespaces, links
 
-for m in veth sch_netem; do
-	modprobe "$m" || fail "modprobe $m failed"
-done
-if [ ! -d /sys/module/nbd ]; then
-	modprobe nbd nbds_max=2 || fail "modprobe nbd failed"
-	on_exit rmmod nbd
-fi
+nbd_modules 2
 
-# make_ns NAME HOST_IF HOST_IP NS_IP: NAME reached over a veth pair whose
-# host end delays every packet by 8 ms.
-make_ns() {
-	local ns=$1 hif=$2 hip=$3 nip=$4
-	ip netns add "$ns" || fail "ip netns add $ns failed"
-	on_exit ip netns del "$ns"
-	ip link add "$hif" type veth peer name "${hif}p" || fail "cannot create veth $hif"
-	on_exit ip link del "$hif"
-	ip link set "${hif}p" netns "$ns"
-	ip addr add "$hip/24" dev "$hif"
-	ip link set "$hif" up
-	ip -n "$ns" addr add "$nip/24" dev "${hif}p"
-	ip -n "$ns" link set "${hif}p" up
-	ip -n "$ns" link set lo up
-	tc qdisc add dev "$hif" root netem delay 8ms || fail "netem on $hif failed"
-}
 step "namespaces $NS_A (nbd-server) and $NS_B (nbdkit), 8 ms netem delay"
 make_ns "$NS_A" crnbda 10.99.1.1 "$IP_A"
 make_ns "$NS_B" crnbdb 10.99.2.1 "$IP_B"
-for dev in crnbda crnbdb; do
-	tc qdisc show dev "$dev" | grep -q 'netem.*delay 8ms' || fail "no netem delay on $dev: $(tc qdisc show dev "$dev")"
-done
 
 # ---- servers
-
-# Processes of this test by PID; killed at the end whatever happens
-# (SIGKILL: nbd-server -d ignores SIGTERM while it serves).
-_kill_pid() {
-	kill -9 "$1" 2>/dev/null || return 0
-	wait "$1" 2>/dev/null || true
-}
-
-# wait_listen NS PORT: something listens on PORT in NS.
-wait_listen() {
-	local ns=$1 port=$2 i
-	for ((i = 0; i < 100; i++)); do
-		[ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ] && return 0
-		sleep 0.1
-	done
-	fail "nothing listens on port $port in $ns"
-}
 
 truncate -s "${MIB}M" "$DIR/a.img" "$DIR/b.img"
 cat >"$DIR/nbd-server.conf" <<EOF
@@ -128,15 +88,6 @@ stop_server() {
 }
 
 # ---- helpers
-
-# connected_devices: the /dev/nbdN with a live configuration (a pid file).
-connected_devices() {
-	local d
-	for d in /sys/block/nbd*; do
-		[ -e "$d/pid" ] && echo "${d##*/}"
-	done
-	return 0
-}
 
 expect_nbd_status() {
 	local dev=$1 want=$2 got
@@ -305,52 +256,6 @@ fio_verify_only "$DEV_B" 8 0 12
 
 # ---- broken servers
 
-cat >fake.py <<'EOF'
-# A broken NBD server: MODE decides what it gets wrong.
-import socket, struct, sys
-
-mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-NBDMAGIC, IHAVEOPT = b"NBDMAGIC", b"IHAVEOPT"
-REPLY = 0x0003e889045565a9
-
-def recvn(c, n):
-    b = b""
-    while len(b) < n:
-        d = c.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
-
-def reply(c, opt, typ, data=b""):
-    c.sendall(struct.pack(">QIII", REPLY, opt, typ, len(data)) + data)
-
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((host, port))
-s.listen(4)
-while True:
-    c, _ = s.accept()
-    try:
-        if mode == "magic":
-            c.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
-        elif mode == "truncated":
-            c.sendall(NBDMAGIC + IHAVEOPT[:4])
-        else:
-            c.sendall(NBDMAGIC + IHAVEOPT + struct.pack(">H", 3))
-            recvn(c, 4)
-            _, opt, n = struct.unpack(">QII", recvn(c, 16))
-            recvn(c, n)
-            if mode == "absurd":
-                reply(c, opt, 3, struct.pack(">HQH", 0, 1 << 63, 1))
-                reply(c, opt, 1)
-            elif mode == "refuse":
-                reply(c, opt, 0x80000006, b"no export here")
-            recvn(c, 16)
-    except (EOFError, OSError):
-        pass
-    c.close()
-EOF
 
 # expect_refused URI PATTERN: connect fails with PATTERN, no device is added.
 # A freshly started nbd-server sometimes sends no greeting to its first
@@ -381,10 +286,8 @@ expect_refused() {
 
 step "broken servers: clear errors, no device"
 for mode in magic truncated absurd refuse; do
-	ip netns exec "$NS_B" python3 fake.py "$mode" "$IP_B" "$FAKE_PORT" >>fake.log 2>&1 &
-	fake=$!
-	on_exit _kill_pid "$fake"
-	wait_listen "$NS_B" "$FAKE_PORT"
+	fake=""
+	start_fake_nbd fake "$NS_B" "$IP_B" "$FAKE_PORT" "$mode"
 	case $mode in
 	magic) want="wrong magic 0x5353482d322e302d in the greeting" ;;
 	truncated) want="truncated handshake" ;;

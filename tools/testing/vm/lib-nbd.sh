@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# Helpers for VM tests (and the demo) with NBD servers on "other machines":
+# network namespaces reached over veth pairs with netem delay (sourced after
+# lib.sh).
+
+# nbd_modules NBDS_MAX: veth, netem and nbd loaded (nbd with NBDS_MAX idle
+# devices when this loads it, and unloaded at the end).
+nbd_modules() {
+	local m
+	for m in veth sch_netem; do
+		modprobe "$m" || fail "modprobe $m failed"
+	done
+	if [ ! -d /sys/module/nbd ]; then
+		modprobe nbd nbds_max="$1" || fail "modprobe nbd failed"
+		on_exit rmmod nbd
+	fi
+}
+
+# make_ns NAME HOST_IF HOST_IP NS_IP: namespace NAME reached over a veth
+# pair whose host end delays every packet by 8 ms; gone at the end.
+make_ns() {
+	local ns=$1 hif=$2 hip=$3 nip=$4
+	ip netns add "$ns" || fail "ip netns add $ns failed"
+	on_exit ip netns del "$ns"
+	ip link add "$hif" type veth peer name "${hif}p" || fail "cannot create veth $hif"
+	on_exit ip link del "$hif"
+	ip link set "${hif}p" netns "$ns"
+	ip addr add "$hip/24" dev "$hif"
+	ip link set "$hif" up
+	ip -n "$ns" addr add "$nip/24" dev "${hif}p"
+	ip -n "$ns" link set "${hif}p" up
+	ip -n "$ns" link set lo up
+	tc qdisc add dev "$hif" root netem delay 8ms || fail "netem on $hif failed"
+	tc qdisc show dev "$hif" | grep -q 'netem.*delay 8ms' ||
+		fail "no netem delay on $hif: $(tc qdisc show dev "$hif")"
+}
+
+# wait_listen NS PORT: something listens on PORT in NS.
+wait_listen() {
+	local ns=$1 port=$2 i
+	for ((i = 0; i < 100; i++)); do
+		[ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ] && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $port in $ns"
+}
+
+# wait_closed NS PORT: nothing listens on PORT in NS any more.
+wait_closed() {
+	local ns=$1 port=$2 i
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ] && return 0
+		sleep 0.1
+	done
+	fail "port $port in $ns still listens"
+}
+
+# Processes of the test by PID; killed at the end whatever happens
+# (SIGKILL: nbd-server -d ignores SIGTERM while it serves).
+_kill_pid() {
+	kill -9 "$1" 2>/dev/null || return 0
+	wait "$1" 2>/dev/null || true
+}
+
+# stop_nbd_server PID: a daemonized nbd-server (it forks a child per
+# client) and the children serving connections die as in a crash; stopped
+# first so that it forks no new child meanwhile.
+stop_nbd_server() {
+	local pid=$1 kids k
+	kill -STOP "$pid" 2>/dev/null || return 0
+	kids=$(pgrep -P "$pid" || true)
+	kill -9 "$pid" 2>/dev/null || true
+	for k in $kids; do
+		kill -9 "$k" 2>/dev/null || true
+	done
+	return 0
+}
+
+# connected_devices: the /dev/nbdN with a live configuration (a pid file).
+connected_devices() {
+	local d
+	for d in /sys/block/nbd*; do
+		[ -e "$d/pid" ] && echo "${d##*/}"
+	done
+	return 0
+}
+
+# warm_up URI: a handshake with the server succeeds (up to 3 tries of 20 s;
+# $NBD is crucible-nbd, see crucible_helper). Under emulation a freshly
+# started server has been seen to take more than the 10 s cruciblectl
+# allows to greet its first client; the product's timeout is not what the
+# callers test.
+warm_up() {
+	local uri=$1 try
+	for try in 1 2 3; do
+		"$NBD" handshake "$uri" --connect-timeout 20000 >/dev/null 2>warm.err && return 0
+		echo "handshake with $uri, try $try: $(cat warm.err)"
+	done
+	fail "no handshake with $uri in 3 tries"
+}
+
+# start_fake_nbd VAR NS IP PORT MODE: fake-nbd-server.py (a broken server,
+# see there) in namespace NS, listening; its PID in VAR, killed at the end.
+start_fake_nbd() {
+	local -n _f_pid=$1
+	ip netns exec "$2" python3 "$(dirname "${BASH_SOURCE[0]}")/fake-nbd-server.py" "$5" "$3" "$4" >>fake.log 2>&1 &
+	_f_pid=$!
+	on_exit _kill_pid "$_f_pid"
+	wait_listen "$2" "$4"
+}
