@@ -31,7 +31,10 @@
 #   a broken server (wrong magic; a refused export) as a leg: create fails
 #   with exit 1 and an error naming the server, no NBD device stays
 #   connected, no dm device is left;
-#   two "hosts" (two agents with their own state directories, two owners)
+#   two "hosts" (two agents with their own state directories, two owners,
+#   each volume on NBD connections of its own; both in the initial network
+#   namespace: the kernel's "nbd" and "crucible" generic netlink families
+#   are not namespace-aware, so an agent elsewhere could not reach them)
 #   race for the same three exports: generation 1 then generation 2; the
 #   first ends fenced at its next commit (a flush), its I/O is refused and
 #   what it tries to write afterwards does not reach the exports (read
