@@ -137,26 +137,46 @@ bool agent_nbd_read_events(struct agent_nbd *nb, double now)
 	return x.due;
 }
 
+static bool volume_listed(const struct agent_nl_volume *vols, size_t nr,
+			  const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (vols[i].have && !strcmp(vols[i].cur.name, name))
+			return true;
+	return false;
+}
+
 /*
- * Forget devices whose link is up and that are no longer connected to the
- * export they were (disconnected by cruciblectl remove, or another
- * connection on the same index): nbd.json lists live legs only.
+ * Forget devices that are no longer legs of ours: a device whose link is up
+ * and that is no longer connected to the export it was (disconnected by
+ * cruciblectl remove, or another connection on the same index), and any
+ * device of a volume that is gone (a dead one would otherwise be connected
+ * again for nobody).  A volume that comes back has its legs found again.
  */
-static void forget_gone(struct agent_nbd *nb)
+static void forget_gone(struct agent_nbd *nb, const struct agent_nl_volume *vols,
+			size_t nr)
 {
 	char backend[CRU_SPEC_URI_MAX + 1];
 	size_t i;
 
 	for (i = 0; i < AGENT_NBD_MAX; i++) {
 		struct agent_nbd_dev *d = &nb->devs[i];
+		const char *why;
 
-		if (!d->used || d->link != AGENT_NBD_UP)
+		if (!d->used)
 			continue;
-		if (!cru_nbdleg_backend(d->index, backend, sizeof(backend)) &&
-		    !strcmp(backend, d->uri))
+		if (d->volume[0] && !volume_listed(vols, nr, d->volume))
+			why = "its volume is gone";
+		else if (d->link == AGENT_NBD_UP &&
+			 (cru_nbdleg_backend(d->index, backend, sizeof(backend)) ||
+			  strcmp(backend, d->uri)))
+			why = "no longer connected";
+		else
 			continue;
-		log_debug("/dev/nbd%d (%s): no longer connected; forgotten",
-			  d->index, d->uri);
+		log_debug("/dev/nbd%d (%s): %s; forgotten", d->index, d->uri,
+			  why);
 		d->used = false;
 		nb->dirty = true;
 	}
@@ -175,7 +195,7 @@ static void scan_legs(struct agent_nbd *nb, struct agent_nl_volume *vols,
 	size_t i;
 	int leg, index;
 
-	forget_gone(nb);
+	forget_gone(nb, vols, nr);
 	for (i = 0; i < nr; i++) {
 		const struct cru_nl_volume *v = &vols[i].cur;
 

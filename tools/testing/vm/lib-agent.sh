@@ -23,16 +23,27 @@ PY
 # wait_log NAME EREGEX [SECONDS]: NAME.log has a line matching EREGEX (the
 # first such line is printed).
 wait_log() {
-	local name=$1 re=$2 limit=${3:-60} end
+	wait_log_since "$1" 0 "$2" "${3:-60}"
+}
+
+# log_mark NAME: the number of lines in NAME.log now, for wait_log_since.
+log_mark() {
+	wc -l <"$1.log"
+}
+
+# wait_log_since NAME MARK EREGEX [SECONDS]: a line after the first MARK
+# lines of NAME.log matches EREGEX (printed).
+wait_log_since() {
+	local name=$1 mark=$2 re=$3 limit=${4:-60} end
 	end=$(($(date +%s) + limit))
-	until grep -Eq -- "$re" "$name.log"; do
+	until tail -n +$((mark + 1)) "$name.log" | grep -Eq -- "$re"; do
 		if [ "$(date +%s)" -ge "$end" ]; then
 			tail -n 40 "$name.log" >&2
 			fail "$name.log: no line matching /$re/ in ${limit}s"
 		fi
 		sleep 0.2
 	done
-	grep -E -m1 -- "$re" "$name.log"
+	tail -n +$((mark + 1)) "$name.log" | grep -E -m1 -- "$re"
 }
 
 _agent_stop() {

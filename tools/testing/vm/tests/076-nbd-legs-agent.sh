@@ -8,6 +8,8 @@
 #
 #   a volume of one loop leg and two NBD legs, and one of three NBD legs,
 #   verified with fio; `cruciblectl remove` disconnects the NBD devices;
+#   a volume removed while the agent is reconnecting one of its legs: the
+#   agent lets go of it and connects nothing once the server is back;
 #   an agent running when a volume is activated watches it within 10 s
 #   (checked, failure deferred to the end so that the rest still runs);
 #   nbd-server killed while a writer writes (rounds of fio verified writes,
@@ -540,7 +542,24 @@ expect_backend "${v3[2]}" "$URI_C"
 expect_status v3 legs AAA
 fio_verified_write /dev/mapper/v3 4 8 41
 expect_legs_equal $SECTORS $REGION "${v3[@]}"
+
+step "v3 removed while the agent is reconnecting its leg 1: the agent lets go of it"
+mark=$(log_mark a)
+_kill_pid "$SRV_B"
+wait_closed "$NS_B" $PORT
+dd if=/dev/urandom of=/dev/mapper/v3 bs=4k count=1 oflag=direct status=none ||
+	fail "a write to v3 failed with leg 1 gone"
+wait_status v3 legs AFA 60
+wait_log_since a "$mark" "/dev/${v3[1]#/dev/}: reconnect failed \(attempt 1\)" 30
 ctl_remove v3
+wait_log_since a "$mark" "/dev/${v3[1]#/dev/} \($URI_B\): its volume is gone; forgotten" 30
+start_b
+# Longer than the agent's back-off then (1 + 2 + 4 s): no connection is made.
+sleep 8
+[ -z "$(connected_devices)" ] || fail "NBD devices connected after v3 was removed: $(connected_devices)"
+if tail -n +$((mark + 1)) a.log | grep -E "/dev/${v3[1]#/dev/}: reconnected"; then
+	fail "the agent reconnected a leg of removed v3"
+fi
 
 # ---- 4. a broken server as a leg
 
