@@ -298,12 +298,16 @@ for mode in magic truncated absurd refuse; do
 	stop_server "$fake"
 done
 # The real servers, configured to refuse. The nbd-server -d of $DEV_A
-# serves that connection only: another one, on another port.
+# serves that connection only: another one, on another port, forking a
+# child per client (not -d: expect_refused may connect more than once when
+# the server is slow to greet), warmed up with a handshake of its own.
 sed "s/^port = .*/port = $FAKE_PORT/" "$DIR/nbd-server.conf" >"$DIR/nbd-server-2.conf"
-ip netns exec "$NS_A" nbd-server -C "$DIR/nbd-server-2.conf" -d >>"$DIR/nbd-server.log" 2>&1 &
-srv=$!
-on_exit _kill_pid "$srv"
+ip netns exec "$NS_A" nbd-server -C "$DIR/nbd-server-2.conf" -p "$DIR/nbd-server-2.pid" \
+	>>"$DIR/nbd-server.log" 2>&1 || fail "the second nbd-server did not start"
 wait_listen "$NS_A" "$FAKE_PORT"
+srv=$(cat "$DIR/nbd-server-2.pid") || fail "the second nbd-server wrote no pid file"
+on_exit stop_nbd_server "$srv"
+warm_up "nbd://$IP_A:$FAKE_PORT/legA"
 expect_refused "nbd://$IP_A:$FAKE_PORT/nosuch" "export 'nosuch' refused: no such export"
 stop_server "$SRV_B"
 start_b null 0
