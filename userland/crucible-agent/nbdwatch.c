@@ -137,15 +137,16 @@ bool agent_nbd_read_events(struct agent_nbd *nb, double now)
 	return x.due;
 }
 
-static bool volume_listed(const struct agent_nl_volume *vols, size_t nr,
-			  const char *name)
+/* The state of volume @name, or NULL if it is not listed. */
+static const struct cru_nl_volume *find_volume(const struct agent_nl_volume *vols,
+					       size_t nr, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < nr; i++)
 		if (vols[i].have && !strcmp(vols[i].cur.name, name))
-			return true;
-	return false;
+			return &vols[i].cur;
+	return NULL;
 }
 
 /*
@@ -167,7 +168,7 @@ static void forget_gone(struct agent_nbd *nb, const struct agent_nl_volume *vols
 
 		if (!d->used)
 			continue;
-		if (d->volume[0] && !volume_listed(vols, nr, d->volume))
+		if (d->volume[0] && !find_volume(vols, nr, d->volume))
 			why = "its volume is gone";
 		else if (d->link == AGENT_NBD_UP &&
 			 (cru_nbdleg_backend(d->index, backend, sizeof(backend)) ||
@@ -307,14 +308,10 @@ static bool old_connections_done(struct agent_nbd_dev *d, double now)
 static void restore(struct agent_nbd_dev *d, struct agent_nl_volume *vols,
 		    size_t nr, struct cru_nl *cmd, double now)
 {
-	const struct cru_nl_volume *v = NULL;
+	const struct cru_nl_volume *v = find_volume(vols, nr, d->volume);
 	char what[CRU_NAME_MAX + 32];
 	struct cru_err err;
-	size_t i;
 
-	for (i = 0; i < nr; i++)
-		if (vols[i].have && !strcmp(vols[i].cur.name, d->volume))
-			v = &vols[i].cur;
 	if (!v || d->leg < 0 ||
 	    v->leg_states[d->leg] != CRUCIBLE_NL_LEG_FAILED || !cmd) {
 		d->link = AGENT_NBD_UP;

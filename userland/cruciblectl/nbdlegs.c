@@ -32,7 +32,7 @@ int ctl_nbd_resolve_legs(struct cru_spec *spec, int attached[CRU_NR_LEGS])
 			    &o, &c);
 	for (i = 0; i < CRU_NR_LEGS; i++)
 		attached[i] = -1;
-	for (i = 0; i < CRU_NR_LEGS && ret == CTL_EXIT_OK; i++) {
+	for (i = 0; i < CRU_NR_LEGS; i++) {
 		const struct cru_spec_nbd_leg *l = &spec->nbd_legs[i];
 
 		if (!l->used)

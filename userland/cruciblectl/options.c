@@ -155,30 +155,32 @@ static int next_opt(int argc, char **argv, const char *shortopts,
 	int c = getopt_long(argc, argv, shortopts, longopts, NULL);
 	const char *word;
 
-	if (c == '?') {
-		/*
-		 * A long option is a word of its own and always consumed;
-		 * a short one in the middle of "-xyz" is not.  getopt sets
-		 * optopt to 0 for an unknown long option, and to its val
-		 * for a known one given a value it does not take.
-		 */
-		word = argv[optind - 1];
-		if (optind == before || strncmp(word, "--", 2))
+	if (c != '?' && c != ':')
+		return c;
+	/*
+	 * A long option is a word of its own and always consumed; a short
+	 * one in "-xyz" is only one letter of it, @optopt (and the word is
+	 * not consumed while letters are left).  getopt sets optopt to 0
+	 * for an unknown long option, and to its val for a known one given
+	 * a value it does not take.
+	 */
+	word = argv[optind - 1];
+	if (optind == before || strncmp(word, "--", 2)) {
+		if (c == ':')
 			return cru_err_set(err, -EINVAL,
-					   "%s: unknown option '-%c'", cmd,
-					   optopt);
-		if (optopt)
-			return cru_err_set(err, -EINVAL,
-					   "%s: option '%.*s' takes no value",
-					   cmd, (int)strcspn(word, "="), word);
-		return cru_err_set(err, -EINVAL, "%s: unknown option '%s'",
-				   cmd, word);
+					   "%s: option '-%c' needs a value",
+					   cmd, optopt);
+		return cru_err_set(err, -EINVAL, "%s: unknown option '-%c'",
+				   cmd, optopt);
 	}
 	if (c == ':')
 		return cru_err_set(err, -EINVAL,
-				   "%s: option '%s' needs a value", cmd,
-				   argv[optind - 1]);
-	return c;
+				   "%s: option '%s' needs a value", cmd, word);
+	if (optopt)
+		return cru_err_set(err, -EINVAL,
+				   "%s: option '%.*s' takes no value",
+				   cmd, (int)strcspn(word, "="), word);
+	return cru_err_set(err, -EINVAL, "%s: unknown option '%s'", cmd, word);
 }
 
 /* A subcommand's --help: show its usage instead of running it. */
@@ -199,6 +201,29 @@ static int lookup_action(const char *word, const char *const *names,
 		if (!strcmp(word, names[i]))
 			return (int)i;
 	return -1;
+}
+
+/*
+ * @cmd's action @word: its index in @names, or -EINVAL with an error that
+ * lists them ("expected a, b or c").
+ */
+static int parse_action(const char *cmd, const char *word,
+			const char *const *names, size_t n,
+			struct cru_err *err)
+{
+	int a = lookup_action(word, names, n);
+	char expected[64];
+	size_t i, len = 0;
+
+	if (a >= 0)
+		return a;
+	expected[0] = '\0';
+	for (i = 0; i < n && len < sizeof(expected); i++)
+		len += snprintf(expected + len, sizeof(expected) - len, "%s%s",
+				!i ? "" : i + 1 < n ? ", " : " or ", names[i]);
+	return cru_err_set(err, -EINVAL,
+			   "%s: unknown action '%s' (expected %s)", cmd, word,
+			   expected);
 }
 
 static int parse_uint_opt(const char *cmd, const char *opt, const char *val,
@@ -351,7 +376,6 @@ static int parse_reconcile(int argc, char **argv, struct ctl_opts *o,
 		{ NULL, 0, NULL, 0 },
 	};
 	bool have_timing = false;
-	const char *action;
 	int c, ret;
 
 	while ((c = next_opt(argc, argv, ":wi:t:h", lo, "reconcile", err)) != -1) {
@@ -383,13 +407,10 @@ static int parse_reconcile(int argc, char **argv, struct ctl_opts *o,
 	if (ret)
 		return ret;
 	o->volume = argv[optind];
-	action = argv[optind + 1];
-	ret = lookup_action(action, reconcile_actions,
-			    ARRAY_SIZE(reconcile_actions));
+	ret = parse_action("reconcile", argv[optind + 1], reconcile_actions,
+			   ARRAY_SIZE(reconcile_actions), err);
 	if (ret < 0)
-		return cru_err_set(err, -EINVAL,
-				   "reconcile: unknown action '%s' (expected start or stop)",
-				   action);
+		return ret;
 	o->reconcile = ret;
 	if (have_timing && !o->wait)
 		return cru_err_set(err, -EINVAL,
@@ -456,10 +477,9 @@ static int parse_leg(int argc, char **argv, struct ctl_opts *o,
 		o->volume = w[0];
 	} else {
 		action = leg_action(w[0]);
-		if (action < 0)
-			return cru_err_set(err, -EINVAL,
-					   "leg: unknown action '%s' (expected fail, restore or replace)",
-					   w[1]);
+		if (action < 0)	/* neither: as if volume-first */
+			return parse_action("leg", w[1], leg_actions,
+					    ARRAY_SIZE(leg_actions), err);
 		o->volume = w[1];
 	}
 	o->leg_action = action;
@@ -596,13 +616,12 @@ static const char *const pool_actions[] = {
 static int pool_args(struct ctl_opts *o, const char *action, int n, char **w,
 		     bool have_size, struct cru_err *err)
 {
-	int a = lookup_action(action, pool_actions, ARRAY_SIZE(pool_actions));
+	int a = parse_action("pool", action, pool_actions,
+			     ARRAY_SIZE(pool_actions), err);
 	int ret;
 
 	if (a < 0)
-		return cru_err_set(err, -EINVAL,
-				   "pool: unknown action '%s' (expected init, list, show, open or close)",
-				   action);
+		return a;
 	o->pool_action = a;
 	if ((o->name || o->force) && a != CTL_POOL_INIT)
 		return cru_err_set(err, -EINVAL,
@@ -637,14 +656,12 @@ static const char *const region_actions[] = {
 static int region_args(struct ctl_opts *o, const char *action, int n,
 		       char **w, bool have_size, struct cru_err *err)
 {
-	int a = lookup_action(action, region_actions,
-			      ARRAY_SIZE(region_actions));
+	int a = parse_action("region", action, region_actions,
+			     ARRAY_SIZE(region_actions), err);
 	int ret;
 
 	if (a < 0)
-		return cru_err_set(err, -EINVAL,
-				   "region: unknown action '%s' (expected create, remove or list)",
-				   action);
+		return a;
 	o->region_action = a;
 	if (o->force || o->all)
 		return cru_err_set(err, -EINVAL, "region: --force and --all are for pool");

@@ -614,6 +614,11 @@ int ctl_pool_resolve_legs(struct cru_spec *spec, const char *registry,
 				return CTL_EXIT_USAGE;
 			}
 			ret = region_activate(p, r, &made, &err);
+		} else if (!info.is_bdev) {
+			/* Before allocating: region_make makes no device here. */
+			ret = cru_err_set(&err, -ENOTBLK,
+					  "pool %s is on a file: a leg needs a device",
+					  pl->pool);
 		} else {
 			ret = region_make(p, pl->region[0] ? pl->region : NULL,
 					  pl->size ? pl->size : need, &r, &err);
@@ -624,10 +629,6 @@ int ctl_pool_resolve_legs(struct cru_spec *spec, const char *registry,
 					 i, r->name, pl->pool);
 			}
 		}
-		if (!ret && !info.is_bdev)
-			ret = cru_err_set(&err, -ENOTBLK,
-					  "pool %s is on a file: a leg needs a device",
-					  pl->pool);
 		if (ret) {
 			log_error("leg %d: %s", i, err.msg);
 			cru_pool_close(p);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,4 +243,73 @@ int cru_blkprobe_signature(int fd, const char *path, char *what, size_t len,
 	}
 	blkid_free_probe(pr);
 	return ret;
+}
+
+/* ---- whole reads and writes */
+
+int cru_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, b, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		b += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int cru_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *b = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, b, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (!n)
+			return -EIO;	/* past the end: the device shrank */
+		b += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int cru_zero_range(int fd, bool is_bdev, uint64_t off, uint64_t len,
+		   bool punch)
+{
+	static const uint8_t zero[65536];
+	uint64_t range[2] = { off, len }, done;
+	int ret;
+
+	if (is_bdev) {
+		if (!ioctl(fd, BLKZEROOUT, range))
+			return 0;
+	} else if ((punch &&
+		    !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       (off_t)off, (off_t)len)) ||
+		   !fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)off, (off_t)len)) {
+		return 0;
+	}
+	for (done = 0; done < len; done += sizeof(zero)) {
+		size_t n = len - done < sizeof(zero) ? len - done : sizeof(zero);
+
+		ret = cru_pwrite_all(fd, zero, n, off + done);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }

@@ -40,4 +40,21 @@ int cru_blkprobe(int fd, const char *path, struct cru_blkprobe *out,
 int cru_blkprobe_signature(int fd, const char *path, char *what, size_t len,
 			   struct cru_err *err);
 
+/* ---- whole reads and writes of a device or file */
+
+/*
+ * All @len bytes at @off (interrupted and short transfers go on): 0 or a
+ * negative errno; a read that meets the end is -EIO.
+ */
+int cru_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int cru_pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+/*
+ * Make bytes [@off, @off + @len) read as zeros: BLKZEROOUT on a block
+ * device; on a file a punched hole (@punch: its space is given back) or
+ * FALLOC_FL_ZERO_RANGE; written zeros where those are not supported.
+ */
+int cru_zero_range(int fd, bool is_bdev, uint64_t off, uint64_t len,
+		   bool punch);
+
 #endif /* CRU_BLKPROBE_H */

@@ -117,10 +117,11 @@ int cru_dm_task_run(struct dm_task *dmt, const char *name, const char *what,
 			   name ? " of " : "", name ? name : "", strerror(e));
 }
 
-static int dm_info(const char *name, struct dm_info *info,
-		   struct cru_err *err)
+int cru_dm_info(const char *name, bool open_count, struct dm_info *info,
+		struct cru_err *err)
 {
-	struct dm_task *dmt = task_new(DM_DEVICE_INFO, name, err);
+	struct dm_task *dmt = cru_dm_task_new(DM_DEVICE_INFO, name, open_count,
+					      err);
 	int ret;
 
 	if (!dmt)
@@ -308,7 +309,7 @@ int cru_dm_volume_read(const char *name, struct cru_volume *vol,
 				   "volume name '%.40s...' is too long", name);
 	strcpy(vol->name, name);
 
-	ret = dm_info(name, &info, err);
+	ret = cru_dm_info(name, false, &info, err);
 	if (ret)
 		return ret;
 	if (!info.exists)
@@ -355,7 +356,7 @@ static int check_crucible(const char *name, struct dm_info *info,
 	struct dm_target_line tl;
 	int ret;
 
-	ret = dm_info(name, info, err);
+	ret = cru_dm_info(name, false, info, err);
 	if (ret)
 		return ret;
 	if (!info->exists)
@@ -449,7 +450,7 @@ int cru_dm_create(const char *name, uint64_t sectors, const char *params,
 	uint32_t cookie = 0;
 	int kfd, ret;
 
-	ret = dm_info(name, &info, err);
+	ret = cru_dm_info(name, false, &info, err);
 	if (ret)
 		return ret;
 	if (info.exists)
@@ -490,7 +491,7 @@ int cru_dm_devno(const char *name, unsigned int *major, unsigned int *minor,
 	struct dm_info info;
 	int ret;
 
-	ret = dm_info(name, &info, err);
+	ret = cru_dm_info(name, false, &info, err);
 	if (ret)
 		return ret;
 	if (!info.exists)

@@ -39,14 +39,19 @@ void cru_dm_init(void);
  * For the library's other libdevmapper users (pool_dm.c): a task of @type
  * (DM_DEVICE_*) for @name (NULL: none), asking for the device's open
  * count only if @open_count; and running it, saying on failure what the
- * kernel answered ("<what> of <name> failed: ...", or "<what> failed: ..."
- * when @name is NULL).
+ * kernel answered ("<what> of <name>: <libdm's error>", or "<what> of
+ * <name> failed: <errno>"; without " of <name>" when @name is NULL).
  */
 struct dm_task;
 struct dm_task *cru_dm_task_new(int type, const char *name, bool open_count,
 				struct cru_err *err);
 int cru_dm_task_run(struct dm_task *dmt, const char *name, const char *what,
 		    struct cru_err *err);
+
+/* libdm's info on @name (any device; its open count only if @open_count). */
+struct dm_info;
+int cru_dm_info(const char *name, bool open_count, struct dm_info *info,
+		struct cru_err *err);
 
 /*
  * Names (and event numbers) of every device-mapper device whose table is

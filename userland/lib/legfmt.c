@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "blkprobe.h"
 #include "parse.h"
 
 _Static_assert(sizeof(struct crucible_sb) == CRUCIBLE_BLOCK_SIZE,
 	       "superblock is one block");
 
-#define ZERO_CHUNK (1024 * 1024)
 
 struct leg {
 	const char *path;
@@ -231,50 +230,6 @@ static int leg_blank_check(const struct leg *leg, int idx, uint8_t *buf,
 			   idx, leg->path, CRU_BLANK_CHECK_BYTES / 1024);
 }
 
-static int write_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-		off += n;
-	}
-	return 0;
-}
-
-/* Zero bytes [0, len) of the leg: old records must not survive. */
-static int leg_zero(const struct leg *leg, uint64_t len, const uint8_t *zero)
-{
-	uint64_t off;
-	int ret;
-
-	if (leg->is_bdev) {
-		uint64_t range[2] = { 0, len };
-
-		if (!ioctl(leg->fd, BLKZEROOUT, range))
-			return 0;
-	} else if (!fallocate(leg->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-			      0, len)) {
-		return 0;
-	}
-	for (off = 0; off < len; off += ZERO_CHUNK) {
-		uint64_t n = len - off < ZERO_CHUNK ? len - off : ZERO_CHUNK;
-
-		ret = write_all(leg->fd, zero, n, off);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 static int check_sizes(const struct cru_format_opts *opts,
 		       struct crucible_geometry *geo, struct cru_err *err)
 {
@@ -321,7 +276,7 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 		return ret;
 	need = res->geo.leg_blocks * CRUCIBLE_BLOCK_SIZE;
 
-	buf = calloc(1, ZERO_CHUNK);
+	buf = malloc(CRU_BLANK_CHECK_BYTES);
 	if (!buf)
 		return cru_err_set(err, -ENOMEM, "out of memory");
 
@@ -362,7 +317,6 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 		if (ret)
 			goto out;
 	}
-	memset(buf, 0, ZERO_CHUNK);
 
 	if (getrandom(res->uuid, sizeof(res->uuid), 0) != sizeof(res->uuid) ||
 	    getrandom(&res->seed, sizeof(res->seed), 0) != sizeof(res->seed)) {
@@ -374,8 +328,10 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 	res->uuid[8] = (res->uuid[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
 
 	for (i = 0; i < CRU_NR_LEGS; i++) {
-		ret = leg_zero(&legs[i],
-			       res->geo.data_start * CRUCIBLE_BLOCK_SIZE, buf);
+		/* Zeros over the metadata area: old records must not survive. */
+		ret = cru_zero_range(legs[i].fd, legs[i].is_bdev, 0,
+				     res->geo.data_start * CRUCIBLE_BLOCK_SIZE,
+				     false);
 		if (ret) {
 			cru_err_set(err, ret, "leg %d (%s): cannot zero its metadata area: %s",
 				    i, legs[i].path, strerror(-ret));
@@ -384,8 +340,8 @@ int cru_format_legs(const char *const paths[CRU_NR_LEGS],
 		cru_format_sb(&sb, &res->geo, res->uuid, res->seed, i,
 			      res->parent_sectors);
 		for (c = 0; c < CRUCIBLE_SB_COPIES && !ret; c++)
-			ret = write_all(legs[i].fd, &sb, sizeof(sb),
-					(off_t)c * CRUCIBLE_BLOCK_SIZE);
+			ret = cru_pwrite_all(legs[i].fd, &sb, sizeof(sb),
+					     (uint64_t)c * CRUCIBLE_BLOCK_SIZE);
 		if (!ret && fsync(legs[i].fd))
 			ret = -errno;
 		if (ret) {

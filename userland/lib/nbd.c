@@ -920,32 +920,45 @@ fail:
 	return e;
 }
 
-int cru_nbd_tcp_connect(const struct cru_nbd_uri *u, int timeout_ms, int *fd,
-			struct cru_err *err)
+int cru_nbd_resolve(const struct cru_nbd_uri *u, struct addrinfo **res,
+		    struct cru_err *err)
 {
 	struct addrinfo hints = {
 		.ai_family = AF_UNSPEC,
 		.ai_socktype = SOCK_STREAM,
 		.ai_flags = AI_NUMERICSERV,
 	};
-	struct addrinfo *res, *ai;
 	char port[8], server[CRU_NBD_HOST_MAX + 16];
+	int r;
+
+	snprintf(port, sizeof(port), "%u", u->port);
+	r = getaddrinfo(u->host, port, &hints, res);
+	if (!r)
+		return 0;
+	cru_nbd_format_server(u, server, sizeof(server));
+	return cru_err_set(err, -EHOSTUNREACH,
+			   "NBD server %s: cannot resolve '%s': %s", server,
+			   u->host, r == EAI_SYSTEM ? strerror(errno) :
+			   gai_strerror(r));
+}
+
+int cru_nbd_tcp_connect(const struct cru_nbd_uri *u, int timeout_ms, int *fd,
+			struct cru_err *err)
+{
+	struct addrinfo *res, *ai;
+	char server[CRU_NBD_HOST_MAX + 16];
 	int64_t deadline;
-	int r, ret = -EHOSTUNREACH, sfd = -1;
+	int r, ret, sfd = -1;
 
 	*fd = -1;
 	if (timeout_ms <= 0)
 		timeout_ms = CRU_NBD_DEFAULT_TIMEOUT_MS;
 	deadline = now_ms() + timeout_ms;
 	cru_nbd_format_server(u, server, sizeof(server));
-	snprintf(port, sizeof(port), "%u", u->port);
-	r = getaddrinfo(u->host, port, &hints, &res);
-	if (r)
-		return cru_err_set(err, -EHOSTUNREACH,
-				   "NBD server %s: cannot resolve '%s': %s",
-				   server, u->host,
-				   r == EAI_SYSTEM ? strerror(errno) :
-				   gai_strerror(r));
+	ret = cru_nbd_resolve(u, &res, err);
+	if (ret)
+		return ret;
+	ret = -EHOSTUNREACH;
 	for (ai = res; ai; ai = ai->ai_next) {
 		ret = connect_one(ai, deadline, &sfd);
 		if (!ret || ret == -ETIMEDOUT)
@@ -1203,7 +1216,7 @@ static const struct cru_genl_family nbd_family = {
 };
 
 /* nl.c's sentences about the socket, as this file's: "nbd: ...". */
-static int nbd_open_failed(int ret, struct cru_err *err)
+static int nbd_prefixed(int ret, struct cru_err *err)
 {
 	char msg[CRU_ERR_LEN];
 
@@ -1217,7 +1230,7 @@ int cru_nbd_nl_open(struct cru_nl **nl, struct cru_err *err)
 {
 	int ret = cru_genl_open(nl, &nbd_family, err);
 
-	return ret ? nbd_open_failed(ret, err) : 0;
+	return ret ? nbd_prefixed(ret, err) : 0;
 }
 
 int cru_nbd_nl_open_events(struct cru_nl **nl, struct cru_err *err)
@@ -1225,7 +1238,7 @@ int cru_nbd_nl_open_events(struct cru_nl **nl, struct cru_err *err)
 	int ret = cru_genl_open_events(nl, &nbd_family,
 				       NBD_GENL_MCAST_GROUP_NAME, 0, err);
 
-	return ret ? nbd_open_failed(ret, err) : 0;
+	return ret ? nbd_prefixed(ret, err) : 0;
 }
 
 /* The reply a request of @cmd (CONNECT, STATUS) waits for. */
@@ -1326,36 +1339,37 @@ int cru_nbd_kernel_status(struct cru_nl *nl, int index, bool *connected,
 	return ret;
 }
 
+struct link_dead_ctx {
+	int family;
+	cru_nbd_event_fn fn;
+	void *arg;
+	int seen;
+};
+
+static void link_dead(const struct nlmsghdr *nlh, void *arg)
+{
+	struct link_dead_ctx *x = arg;
+	struct cru_err perr;
+	int index;
+
+	/* The group carries LINK_DEAD only, for now. */
+	if (cru_nbd_parse_index(nlh, x->family, NBD_CMD_LINK_DEAD, &index,
+				&perr)) {
+		log_debug("nbd: event ignored: %s", perr.msg);
+		return;
+	}
+	x->fn(index, x->arg);
+	x->seen++;
+}
+
 int cru_nbd_nl_read_events(struct cru_nl *nl, cru_nbd_event_fn fn, void *arg,
 			   struct cru_err *err)
 {
-	struct nlmsghdr *nlh;
-	struct cru_err perr;
-	int n, index, seen = 0;
+	struct link_dead_ctx x = { .family = cru_nl_family(nl), .fn = fn,
+				   .arg = arg };
+	int ret = cru_genl_read_events(nl, link_dead, &x, err);
 
-	for (;;) {
-		n = cru_genl_recv(nl, 0, &nlh);
-		if (n == -EAGAIN)
-			return seen;
-		if (n == -ENOBUFS)
-			return cru_err_set(err, n,
-					   "nbd: events were lost: the event socket's receive buffer overflowed");
-		if (n < 0)
-			return cru_err_set(err, n, "nbd: reading events: %s",
-					   strerror(-n));
-		/* Every message of the datagram: none is left behind. */
-		for (; NLMSG_OK(nlh, n); nlh = NLMSG_NEXT(nlh, n)) {
-			/* The group carries LINK_DEAD only, for now. */
-			if (cru_nbd_parse_index(nlh, cru_nl_family(nl),
-						NBD_CMD_LINK_DEAD, &index,
-						&perr)) {
-				log_debug("nbd: event ignored: %s", perr.msg);
-				continue;
-			}
-			fn(index, arg);
-			seen++;
-		}
-	}
+	return ret < 0 ? nbd_prefixed(ret, err) : x.seen;
 }
 
 /* ---- high level */

@@ -107,6 +107,11 @@ int cru_nbd_handshake(int fd, const char *server, const char *export_name,
 		      const struct cru_nbd_options *o,
 		      struct cru_nbd_export *ex, struct cru_err *err);
 
+/* The addresses of @u's host (stream sockets to its port), for freeaddrinfo. */
+struct addrinfo;
+int cru_nbd_resolve(const struct cru_nbd_uri *u, struct addrinfo **res,
+		    struct cru_err *err);
+
 /* TCP_USER_TIMEOUT of every NBD connection (see tune_socket in nbd.c). */
 #define CRU_NBD_USER_TIMEOUT_MS	10000
 

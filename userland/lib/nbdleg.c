@@ -181,22 +181,15 @@ static void tcp_table_addr(const struct sockaddr *sa, char *buf, size_t len)
 int cru_nbdleg_lingering(const struct cru_nbd_uri *u, int *n,
 			 struct cru_err *err)
 {
-	struct addrinfo hints = {
-		.ai_socktype = SOCK_STREAM,
-		.ai_flags = AI_NUMERICSERV,
-	};
 	struct addrinfo *res, *ai;
-	char port[8], rem[64];
+	char rem[64];
 	FILE *f;
 	int r;
 
 	*n = 0;
-	snprintf(port, sizeof(port), "%u", u->port);
-	r = getaddrinfo(u->host, port, &hints, &res);
+	r = cru_nbd_resolve(u, &res, err);
 	if (r)
-		return cru_err_set(err, -EHOSTUNREACH, "cannot resolve '%s': %s",
-				   u->host, r == EAI_SYSTEM ? strerror(errno) :
-				   gai_strerror(r));
+		return r;
 	for (ai = res; ai; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;

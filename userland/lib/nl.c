@@ -962,12 +962,6 @@ static int recv_datagram(struct cru_nl *nl, int wait_ms)
 	}
 }
 
-int cru_genl_recv(struct cru_nl *nl, int wait_ms, struct nlmsghdr **msgs)
-{
-	*msgs = (struct nlmsghdr *)nl->buf;
-	return recv_datagram(nl, wait_ms);
-}
-
 static struct cru_pending *pending_find(struct cru_nl *nl, uint32_t seq)
 {
 	size_t i;
@@ -1125,20 +1119,18 @@ static int transact(struct cru_nl *nl, struct nl_msg *msg, const char *what,
 	return ret;
 }
 
-int cru_nl_request(struct cru_nl *nl, struct nl_msg *msg, const char *what,
-		   struct cru_err *err)
-{
-	struct wait_ctx w = { 0 };
-
-	return transact(nl, msg, what, &w, err);
-}
-
 int cru_genl_request(struct cru_nl *nl, struct nl_msg *msg, const char *what,
 		     cru_genl_reply_fn fn, void *arg, struct cru_err *err)
 {
 	struct wait_ctx w = { .fn = fn, .arg = arg };
 
 	return transact(nl, msg, what, &w, err);
+}
+
+int cru_nl_request(struct cru_nl *nl, struct nl_msg *msg, const char *what,
+		   struct cru_err *err)
+{
+	return cru_genl_request(nl, msg, what, NULL, NULL, err);
 }
 
 struct dump_ctx {
@@ -1344,46 +1336,67 @@ int cru_nl_get_records(struct cru_nl *nl, uint32_t dev, uint8_t leg,
 	return ret;
 }
 
-int cru_nl_read_events(struct cru_nl *nl, cru_nl_event_fn fn, void *arg,
-		       struct cru_err *err)
+int cru_genl_read_events(struct cru_nl *nl, cru_genl_msg_fn fn, void *arg,
+			 struct cru_err *err)
 {
-	struct nlattr *tb[CRUCIBLE_ATTR_MAX + 1];
-	struct cru_nl_event ev;
-	struct cru_err perr;
 	struct nlmsghdr *nlh;
-	int n, events = 0;
-	uint8_t cmd = 0;
+	int n, msgs = 0;
 
 	for (;;) {
 		n = recv_datagram(nl, 0);
 		if (n == -EAGAIN)
-			return events;
+			return msgs;
 		if (n == -ENOBUFS)
 			return cru_err_set(err, n,
 					   "events were lost: the event socket's receive buffer overflowed");
 		if (n < 0)
 			return cru_err_set(err, n, "reading events: %s",
 					   strerror(-n));
+		/* Every message of the datagram: none is left behind. */
 		for (nlh = (struct nlmsghdr *)nl->buf; NLMSG_OK(nlh, n);
 		     nlh = NLMSG_NEXT(nlh, n)) {
 			if (nlh->nlmsg_type != nl->family)
 				continue;
-			perr.msg[0] = '\0';
-			memset(&ev, 0, sizeof(ev));
-			if (!cru_nl_parse_attrs(nlh, tb, &cmd, &perr)) {
-				cru_nl_parse_event(tb, cmd, &ev, &perr);
-			} else {
-				/* Which volume, if that much is readable. */
-				ev.cmd = cmd;
-				if (tb[CRUCIBLE_ATTR_DEV] &&
-				    nla_len(tb[CRUCIBLE_ATTR_DEV]) == 4) {
-					ev.dev = nla_get_u32(tb[CRUCIBLE_ATTR_DEV]);
-					ev.have = CRU_NL_HAVE(CRUCIBLE_ATTR_DEV);
-				}
-			}
-			if (fn)
-				fn(&ev, perr.msg[0] ? &perr : NULL, arg);
-			events++;
+			fn(nlh, arg);
+			msgs++;
 		}
 	}
+}
+
+struct event_ctx {
+	cru_nl_event_fn fn;
+	void *arg;
+};
+
+/* A crucible event, parsed as far as it goes, for the caller's @fn. */
+static void crucible_event(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nlattr *tb[CRUCIBLE_ATTR_MAX + 1];
+	struct event_ctx *x = arg;
+	struct cru_nl_event ev = { 0 };
+	struct cru_err perr;
+	uint8_t cmd = 0;
+
+	perr.msg[0] = '\0';
+	if (!cru_nl_parse_attrs(nlh, tb, &cmd, &perr)) {
+		cru_nl_parse_event(tb, cmd, &ev, &perr);
+	} else {
+		/* Which volume, if that much is readable. */
+		ev.cmd = cmd;
+		if (tb[CRUCIBLE_ATTR_DEV] &&
+		    nla_len(tb[CRUCIBLE_ATTR_DEV]) == 4) {
+			ev.dev = nla_get_u32(tb[CRUCIBLE_ATTR_DEV]);
+			ev.have = CRU_NL_HAVE(CRUCIBLE_ATTR_DEV);
+		}
+	}
+	if (x->fn)
+		x->fn(&ev, perr.msg[0] ? &perr : NULL, x->arg);
+}
+
+int cru_nl_read_events(struct cru_nl *nl, cru_nl_event_fn fn, void *arg,
+		       struct cru_err *err)
+{
+	struct event_ctx x = { .fn = fn, .arg = arg };
+
+	return cru_genl_read_events(nl, crucible_event, &x, err);
 }

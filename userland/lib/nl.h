@@ -318,9 +318,10 @@ struct nl_msg *cru_genl_msg_new(int family, uint8_t cmd, int flags,
 struct nl_msg *cru_genl_msg_done(struct nl_msg *m, int puts);
 
 /*
- * A socket of any generic netlink family: the cru_nl_* socket calls
- * (close, fd, family) work on it; the crucible family's own are
- * cru_genl_open() and cru_genl_open_events() with its description.
+ * A generic netlink family described for cru_genl_open() and
+ * cru_genl_open_events() (cru_nl_open() and cru_nl_open_events() are
+ * those for the crucible family).  The cru_nl_* socket calls (close, fd,
+ * family, process) work on sockets of any family.
  */
 struct cru_genl_family {
 	const char *name;	/* "crucible", "nbd" */
@@ -351,10 +352,15 @@ int cru_genl_request(struct cru_nl *nl, struct nl_msg *msg, const char *what,
 		     cru_genl_reply_fn fn, void *arg, struct cru_err *err);
 
 /*
- * One datagram, its messages from *@msgs: its length, -EAGAIN when there
- * is none (@wait_ms 0) or -ETIMEDOUT when none came in time, -ENOBUFS
- * when the kernel dropped messages, or another negative errno.
+ * Every message of @nl's family waiting on event socket @nl (all the
+ * messages of each datagram, in order) to @fn, until none is left.
+ * Returns their number, -ENOBUFS when the kernel dropped events since the
+ * last read (the socket goes on working; what is queued is read at the
+ * next call), or another negative errno.  cru_nl_read_events is this for
+ * the crucible family.
  */
-int cru_genl_recv(struct cru_nl *nl, int wait_ms, struct nlmsghdr **msgs);
+typedef void (*cru_genl_msg_fn)(const struct nlmsghdr *nlh, void *arg);
+int cru_genl_read_events(struct cru_nl *nl, cru_genl_msg_fn fn, void *arg,
+			 struct cru_err *err);
 
 #endif /* CRU_NL_H */

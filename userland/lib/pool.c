@@ -104,20 +104,23 @@ struct cru_pool {
 
 /* ---- names ---------------------------------------------------------- */
 
+/* [A-Za-z0-9_.+], and '-' if @dash. */
+static bool name_char_ok(char c, bool dash)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '+' ||
+	       (dash && c == '-');
+}
+
 static bool name_chars_ok(const char *name, size_t max, bool dash)
 {
 	size_t len = strlen(name), i;
 
 	if (!len || len > max || name[0] == '.' || name[0] == '-')
 		return false;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-		      c == '+' || (dash && c == '-')))
+	for (i = 0; i < len; i++)
+		if (!name_char_ok(name[i], dash))
 			return false;
-	}
 	return true;
 }
 
@@ -307,46 +310,6 @@ static uint64_t io_batch(uint64_t left)
 	return left < IO_BATCH_BLOCKS ? left : IO_BATCH_BLOCKS;
 }
 
-static int write_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, b, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, b, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (!n)
-			return -EIO;	/* past the end: the device shrank */
-		b += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * Every write of the pool goes through here, so that tests can stop the
  * pool after any one of them, as a crash would.
@@ -361,7 +324,7 @@ static bool crash_point(struct cru_pool *p, const void *buf, size_t len,
 		return false;
 	}
 	if (p->torn && buf && len >= 1024)
-		write_all(p->fd, buf, (len / 2) & ~511UL, off);
+		cru_pwrite_all(p->fd, buf, (len / 2) & ~511UL, off);
 	p->failed = true;
 	return true;
 }
@@ -374,7 +337,7 @@ static int pool_write(struct cru_pool *p, const void *buf, size_t len,
 	if (p->failed || crash_point(p, buf, len, off))
 		return -EIO;
 	p->writes++;
-	return write_all(p->fd, buf, len, off);
+	return cru_pwrite_all(p->fd, buf, len, off);
 }
 
 static int pool_sync(struct cru_pool *p)
@@ -387,38 +350,18 @@ static int pool_sync(struct cru_pool *p)
 static int pool_read(struct cru_pool *p, void *buf, size_t len,
 		     uint64_t block)
 {
-	return read_all(p->fd, buf, len, block * p->bs);
+	return cru_pread_all(p->fd, buf, len, block * p->bs);
 }
 
 /* Zero blocks [start, start+len) of the data area: a new region is a blank leg. */
 static int zero_range(struct cru_pool *p, uint64_t start, uint64_t len)
 {
-	uint64_t off = start * p->bs, bytes = len * p->bs;
-	uint64_t range[2] = { off, bytes };
-	static const uint8_t zero[65536];
-	uint64_t done;
-	int ret;
+	uint64_t off = start * p->bs;
 
 	if (p->failed || crash_point(p, NULL, 0, off))
 		return -EIO;
 	p->writes++;
-	if (p->probe.is_bdev) {
-		if (!ioctl(p->fd, BLKZEROOUT, range))
-			return 0;
-	} else if (!fallocate(p->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)off, (off_t)bytes) ||
-		   !fallocate(p->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)off, (off_t)bytes)) {
-		return 0;
-	}
-	for (done = 0; done < bytes; done += sizeof(zero)) {
-		size_t n = bytes - done < sizeof(zero) ? bytes - done : sizeof(zero);
-
-		ret = write_all(p->fd, zero, n, off + done);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return cru_zero_range(p->fd, p->probe.is_bdev, off, len * p->bs, true);
 }
 
 /* ---- extent lists ------------------------------------------------------ */
@@ -562,18 +505,24 @@ static uint64_t chunk_bits(const struct cru_pool *p, uint64_t c)
 	return left < p->bpb ? left : p->bpb;
 }
 
+static void bit_assign(uint8_t *bits, uint64_t i, bool set)
+{
+	if (set)
+		bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+	else
+		bits[i >> 3] &= (uint8_t)~(1u << (i & 7));
+}
+
 static void bits_assign(uint8_t *bits, uint64_t from, uint64_t to, bool set)
 {
 	for (; from < to && (from & 7); from++)
-		bits[from >> 3] = set ? bits[from >> 3] | (1u << (from & 7)) :
-				  bits[from >> 3] & ~(1u << (from & 7));
+		bit_assign(bits, from, set);
 	if (to > from + 8) {
 		memset(bits + (from >> 3), set ? 0xff : 0, (to - from) >> 3);
 		from += (to - from) & ~7ULL;
 	}
 	for (; from < to; from++)
-		bits[from >> 3] = set ? bits[from >> 3] | (1u << (from & 7)) :
-				  bits[from >> 3] & ~(1u << (from & 7));
+		bit_assign(bits, from, set);
 }
 
 /* Assign @set to the bits of chunk @c that [start, start+len) covers. */
@@ -1246,10 +1195,7 @@ void cru_pool_default_name(const char *path, char name[CRU_POOL_NAME_LEN])
 
 		if (!n && (c == '.' || c == '-'))
 			continue;
-		name[n++] = (char)(((c >= 'a' && c <= 'z') ||
-				    (c >= 'A' && c <= 'Z') ||
-				    (c >= '0' && c <= '9') || c == '_' ||
-				    c == '.' || c == '+') ? c : '_');
+		name[n++] = name_char_ok(c, false) ? c : '_';
 	}
 	name[n] = '\0';
 	if (!n)
@@ -1550,7 +1496,7 @@ static int sb_load(struct cru_pool *p, struct cru_err *err)
 		return cru_err_set(err, -ENOMEM, "out of memory");
 	copy[0] = (void *)buf;
 	copy[1] = (void *)(buf + CRU_POOL_SB_SIZE);
-	ret[0] = read_all(p->fd, copy[0], CRU_POOL_SB_SIZE, 0);
+	ret[0] = cru_pread_all(p->fd, copy[0], CRU_POOL_SB_SIZE, 0);
 	if (ret[0]) {
 		free(buf);
 		return cru_err_set(err, ret[0], "%s: cannot read its superblock: %s",
@@ -1564,7 +1510,7 @@ static int sb_load(struct cru_pool *p, struct cru_err *err)
 		char w[160];
 		int r;
 
-		if (read_all(p->fd, copy[1], CRU_POOL_SB_SIZE, off))
+		if (cru_pread_all(p->fd, copy[1], CRU_POOL_SB_SIZE, off))
 			continue;
 		r = sb_check(copy[1], 1, p->probe.bytes, w, sizeof(w));
 		if (!r && le32_to_cpu(copy[1]->block_size) != off) {
@@ -1674,21 +1620,20 @@ static int intent_load(struct cru_pool *p, struct undo *u, struct cru_err *err)
 
 		op->slot = le32_to_cpu(h->ops[i].slot);
 		op->type = le32_to_cpu(h->ops[i].type);
+		u->nr = i + 1;	/* undo_free frees what slot_decode made */
 		if (op->slot >= p->max_regions ||
 		    ((const struct cru_pool_region_disk *)pre)->csum !=
 		    h->ops[i].pre_csum ||
 		    ((const struct cru_pool_region_disk *)post)->csum !=
 		    h->ops[i].post_csum ||
 		    slot_decode(p, pre, op->slot, &op->pre, &ierr) ||
-		    (u->nr = i + 1, slot_decode(p, post, op->slot, &op->post,
-						&ierr))) {
+		    slot_decode(p, post, op->slot, &op->post, &ierr)) {
 			undo_free(u);
 			free(buf);
 			log_info("%s: the intent log of transaction %llu is incomplete: the transaction never started",
 				 p->path, (unsigned long long)(p->generation + 1));
 			return 0;
 		}
-		u->nr = i + 1;
 	}
 	free(buf);
 	return 0;
@@ -1736,6 +1681,8 @@ static int regions_load(struct cru_pool *p, const struct undo *u,
 		bad[s] = 0;
 		rewrite[s] = true;
 	}
+	if (ret)
+		ret = cru_err_set(err, ret, "out of memory");
 	for (i = 0; i < p->max_regions && !ret; i++) {
 		if (bad[i] == -EAGAIN)
 			ret = cru_err_set(err, -EUCLEAN,
@@ -2068,6 +2015,7 @@ int cru_pool_open(const char *path, const struct cru_pool_open_opts *o,
 	uint8_t *rewrite = NULL;
 	bool *slot_rewrite = NULL, rebuild = false, mismatch = false;
 	bool sb_bad[2] = { false, false };
+	size_t rewrite_len;
 	int ret, fd;
 
 	*pp = NULL;
@@ -2098,7 +2046,8 @@ int cru_pool_open(const char *path, const struct cru_pool_open_opts *o,
 		goto fail;
 	p->rec.ops_rolled_back = u.nr;
 	slot_rewrite = calloc(p->max_regions, sizeof(*slot_rewrite));
-	rewrite = calloc(nr_chunks(p) / 8 + 1, 1);
+	rewrite_len = nr_chunks(p) / 8 + 1;	/* a bit per bitmap block */
+	rewrite = calloc(rewrite_len, 1);
 	if (!slot_rewrite || !rewrite) {
 		ret = cru_err_set(err, -ENOMEM, "out of memory");
 		goto fail;
@@ -2121,7 +2070,7 @@ int cru_pool_open(const char *path, const struct cru_pool_open_opts *o,
 		ret = rebuild_from_regions(p, err);
 		if (ret)
 			goto fail;
-		memset(rewrite, 0xff, nr_chunks(p) / 8 + 1);
+		memset(rewrite, 0xff, rewrite_len);
 	}
 	if (p->rec.sb_repaired) {
 		/* Rewrite whichever copy is not the chosen one. */
@@ -2129,9 +2078,9 @@ int cru_pool_open(const char *path, const struct cru_pool_open_opts *o,
 	}
 	if (!p->readonly) {
 		bool dirty = u.nr || rebuild || mismatch || p->rec.sb_repaired;
-		uint64_t c;
+		size_t c;
 
-		for (c = 0; c < nr_chunks(p) / 8 + 1 && !dirty; c++)
+		for (c = 0; c < rewrite_len && !dirty; c++)
 			dirty = rewrite[c];
 		if (dirty)
 			ret = recovery_write(p, slot_rewrite, rewrite, u.nr > 0,

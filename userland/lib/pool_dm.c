@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 
 #include <libdevmapper.h>
+#include <linux/dm-ioctl.h>
 
 #include "dm.h"
 #include "legfmt.h"
@@ -20,7 +21,7 @@ int cru_pool_dm_name(const char *pool, const char *region, char *buf,
 {
 	int n = snprintf(buf, len, CRU_POOL_DM_PREFIX "%s-%s", pool, region);
 
-	return n < 0 || (size_t)n >= len || n > 127 ? -ENAMETOOLONG : 0;
+	return n < 0 || (size_t)n >= len || n >= DM_NAME_LEN ? -ENAMETOOLONG : 0;
 }
 
 int cru_pool_dm_table(dev_t pooldev, uint32_t block_size,
@@ -52,22 +53,11 @@ int cru_pool_dm_table(dev_t pooldev, uint32_t block_size,
 int cru_pool_dm_info(const char *name, bool *exists, int *open_count,
 		     struct cru_err *err)
 {
-	struct dm_task *dmt = cru_dm_task_new(DM_DEVICE_INFO, name, true, err);
 	struct dm_info info;
-	int ret;
+	int ret = cru_dm_info(name, true, &info, err);
 
-	*exists = false;
-	*open_count = 0;
-	if (!dmt)
-		return -ENXIO;
-	ret = cru_dm_task_run(dmt, name, "device-mapper info", err);
-	if (!ret && !dm_task_get_info(dmt, &info))
-		ret = cru_err_set(err, -EIO, "no device-mapper info for %s", name);
-	if (!ret) {
-		*exists = info.exists;
-		*open_count = info.open_count;
-	}
-	dm_task_destroy(dmt);
+	*exists = !ret && info.exists;
+	*open_count = ret ? 0 : info.open_count;
 	return ret;
 }
 

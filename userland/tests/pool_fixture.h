@@ -64,22 +64,23 @@ static inline struct cru_pool *test_pool_open(const char *path)
 /*
  * The primary and mirror bitmap of the pool on @path hold the same bits
  * and the same generation and index (the copy number and the checksum
- * differ).  Pools of 4 KiB blocks.
+ * differ).
  */
 static inline void test_pool_bitmaps_equal(const char *path,
 					   const struct cru_pool_info *info,
 					   const char *when)
 {
-	uint8_t *a = malloc(BS), *b = malloc(BS);
+	size_t bs = info->block_size;
+	uint8_t *a = malloc(bs), *b = malloc(bs);
 	uint64_t c;
 
 	assert_non_null(a);
 	assert_non_null(b);
 	for (c = 0; c < info->bitmap_blocks; c++) {
-		test_pread(path, a, BS, (off_t)((info->bitmap_start + c) * BS));
-		test_pread(path, b, BS, (off_t)((info->mirror_start + c) * BS));
+		test_pread(path, a, bs, (off_t)((info->bitmap_start + c) * bs));
+		test_pread(path, b, bs, (off_t)((info->mirror_start + c) * bs));
 		if (memcmp(a + CRU_POOL_BITMAP_HDR, b + CRU_POOL_BITMAP_HDR,
-			   BS - CRU_POOL_BITMAP_HDR))
+			   bs - CRU_POOL_BITMAP_HDR))
 			fail_msg("%s: the bitmap copies of block %llu differ",
 				 when, (unsigned long long)c);
 		if (memcmp(a + offsetof(struct cru_pool_bitmap_hdr, generation),

@@ -6,27 +6,56 @@
 
 #include "../cruciblectl/options.h"
 
-/* Parse a NULL-terminated list of words as argv (getopt permutes it). */
-static int parse(struct ctl_opts *o, struct cru_err *err, ...)
+/* Parse a NULL-terminated array of words as argv (getopt permutes it). */
+static int parse_words(struct ctl_opts *o, struct cru_err *err,
+		       const char *const *words)
 {
 	static char *argv[32];
-	static char words[32][128];
-	const char *w;
-	va_list ap;
+	static char copy[32][128];
 	int argc = 0;
 
-	argv[argc] = words[argc];
-	strcpy(words[argc++], "cruciblectl");
-	va_start(ap, err);
-	while ((w = va_arg(ap, const char *))) {
-		snprintf(words[argc], sizeof(words[argc]), "%s", w);
-		argv[argc] = words[argc];
+	argv[argc] = copy[argc];
+	strcpy(copy[argc++], "cruciblectl");
+	for (; *words; words++) {
+		snprintf(copy[argc], sizeof(copy[argc]), "%s", *words);
+		argv[argc] = copy[argc];
 		argc++;
 	}
-	va_end(ap);
 	argv[argc] = NULL;
 	err->msg[0] = '\0';
 	return ctl_parse_args(argc, argv, o, err);
+}
+
+/* parse_words over a NULL-terminated list of arguments. */
+static int parse(struct ctl_opts *o, struct cru_err *err, ...)
+{
+	const char *words[32];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, err);
+	while ((words[n] = va_arg(ap, const char *)))
+		n++;
+	va_end(ap);
+	return parse_words(o, err, words);
+}
+
+/* Words refused with exactly a message. */
+struct refusal {
+	const char *words[10];	/* NULL-terminated */
+	const char *msg;
+};
+
+static void expect_refusals(const struct refusal *cases, size_t n)
+{
+	struct ctl_opts o;
+	struct cru_err err;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(parse_words(&o, &err, cases[i].words), -EINVAL);
+		assert_string_equal(err.msg, cases[i].msg);
+	}
 }
 
 static void format_with_every_option(void **state)
@@ -707,43 +736,65 @@ static void pool_and_region_help(void **state)
 /* Option errors name the option as it was written. */
 static void option_errors_name_the_option_as_written(void **state)
 {
-	struct ctl_opts o;
-	struct cru_err err;
+	static const struct refusal cases[] = {
+		/* A long option given a value it does not take (not "-f"). */
+		{ { "pool", "init", "x", "--force=yes" },
+		  "pool: option '--force' takes no value" },
+		{ { "format", "a", "b", "c", "--size", "1G", "--force=1" },
+		  "format: option '--force' takes no value" },
+		{ { "status", "--json=yes" },
+		  "status: option '--json' takes no value" },
+		{ { "--verbose=2", "status" },
+		  "cruciblectl: option '--verbose' takes no value" },
+		/* Abbreviated: as the user wrote it. */
+		{ { "pool", "open", "--al=" },
+		  "pool: option '--al' takes no value" },
+
+		/* Unknown options; a short one also in a cluster after a long one. */
+		{ { "pool", "list", "--bogus=1" },
+		  "pool: unknown option '--bogus=1'" },
+		{ { "pool", "--all", "-zf", "open" },
+		  "pool: unknown option '-z'" },
+		{ { "pool", "open", "--all", "-fz" },
+		  "pool: unknown option '-z'" },
+		{ { "leg", "--force", "-q", "v", "fail", "1" },
+		  "leg: unknown option '-q'" },
+
+		/* An option that needs a value and has none: long, short, and
+		 * the last of a cluster (the option, not the cluster). */
+		{ { "pool", "init", "x", "--name" },
+		  "pool: option '--name' needs a value" },
+		{ { "pool", "init", "x", "--na" },
+		  "pool: option '--na' needs a value" },
+		{ { "pool", "init", "x", "-n" },
+		  "pool: option '-n' needs a value" },
+		{ { "pool", "init", "x", "-fn" },
+		  "pool: option '-n' needs a value" },
+		{ { "reconcile", "v", "start", "-wt" },
+		  "reconcile: option '-t' needs a value" },
+	};
 
 	(void)state;
-	/* A long option given a value it does not take (not "-f"). */
-	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--force=yes", NULL),
-			 -EINVAL);
-	assert_string_equal(err.msg, "pool: option '--force' takes no value");
-	assert_int_equal(parse(&o, &err, "format", "a", "b", "c", "--size", "1G",
-			       "--force=1", NULL), -EINVAL);
-	assert_string_equal(err.msg, "format: option '--force' takes no value");
-	assert_int_equal(parse(&o, &err, "status", "--json=yes", NULL), -EINVAL);
-	assert_string_equal(err.msg, "status: option '--json' takes no value");
-	assert_int_equal(parse(&o, &err, "--verbose=2", "status", NULL), -EINVAL);
-	assert_string_equal(err.msg, "cruciblectl: option '--verbose' takes no value");
-	/* Abbreviated: as the user wrote it. */
-	assert_int_equal(parse(&o, &err, "pool", "open", "--al=", NULL), -EINVAL);
-	assert_string_equal(err.msg, "pool: option '--al' takes no value");
+	expect_refusals(cases, ARRAY_SIZE(cases));
+}
 
-	/* Unknown options; a short one also in a cluster after a long one. */
-	assert_int_equal(parse(&o, &err, "pool", "list", "--bogus=1", NULL),
-			 -EINVAL);
-	assert_string_equal(err.msg, "pool: unknown option '--bogus=1'");
-	assert_int_equal(parse(&o, &err, "pool", "--all", "-zf", "open", NULL),
-			 -EINVAL);
-	assert_string_equal(err.msg, "pool: unknown option '-z'");
-	assert_int_equal(parse(&o, &err, "pool", "open", "--all", "-fz", NULL),
-			 -EINVAL);
-	assert_string_equal(err.msg, "pool: unknown option '-z'");
-	assert_int_equal(parse(&o, &err, "leg", "--force", "-q", "v", "fail", "1",
-			       NULL), -EINVAL);
-	assert_string_equal(err.msg, "leg: unknown option '-q'");
+/* An unknown action is refused with the list of the command's actions. */
+static void unknown_actions_list_the_known_ones(void **state)
+{
+	static const struct refusal cases[] = {
+		{ { "reconcile", "v", "go" },
+		  "reconcile: unknown action 'go' (expected start or stop)" },
+		/* Neither word an action: the second one is named. */
+		{ { "leg", "v", "kill", "0" },
+		  "leg: unknown action 'kill' (expected fail, restore or replace)" },
+		{ { "pool", "frob" },
+		  "pool: unknown action 'frob' (expected init, list, show, open or close)" },
+		{ { "region", "resize", "p0", "r0" },
+		  "region: unknown action 'resize' (expected create, remove or list)" },
+	};
 
-	/* A long option that needs a value and has none. */
-	assert_int_equal(parse(&o, &err, "pool", "init", "x", "--name", NULL),
-			 -EINVAL);
-	assert_string_equal(err.msg, "pool: option '--name' needs a value");
+	(void)state;
+	expect_refusals(cases, ARRAY_SIZE(cases));
 }
 
 static void help_and_version(void **state)
@@ -854,6 +905,7 @@ int main(void)
 		cmocka_unit_test(region_usage_errors),
 		cmocka_unit_test(pool_and_region_help),
 		cmocka_unit_test(option_errors_name_the_option_as_written),
+		cmocka_unit_test(unknown_actions_list_the_known_ones),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(unknown_or_missing_command),
 		cmocka_unit_test(usage_lists_every_command),

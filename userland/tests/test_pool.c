@@ -426,7 +426,6 @@ static void random_operations_match_a_model(void **state)
 				uint64_t off = e->len > 1 ? (uint64_t)random() % e->len : 0;
 				uint64_t len = 1 + (uint64_t)random() % (e->len - off);
 				uint64_t b;
-
 				int ret;
 
 				if (len == r->blocks)
@@ -783,9 +782,14 @@ static void a_damaged_mirror_is_rewritten_from_the_primary(void **state)
 	p = test_pool_open(fx->path);
 	assert_int_equal(cru_pool_recovery(p)->primary_bad, 0);
 	assert_int_equal(cru_pool_recovery(p)->mirror_bad, 1);
+	assert_int_equal(cru_pool_recovery(p)->bitmap_rewritten, 1);
+	assert_false(cru_pool_recovery(p)->bitmap_rebuilt);
 	expect_regions_intact(p, &ea, &info);
 	cru_pool_close(p);
 	test_pool_bitmaps_equal(fx->path, &info, "after recovery");
+	p = test_pool_open(fx->path);	/* the mirror passes its checks again */
+	expect_clean_recovery(p);
+	cru_pool_close(p);
 }
 
 static void both_bitmap_copies_lost_are_rebuilt_from_the_region_table(void **state)
@@ -896,6 +900,7 @@ static void new_regions_read_as_zeros_and_freed_ones_are_discarded(void **state)
 	blkcnt_t before;
 	size_t i, k;
 
+	assert_non_null(buf);
 	make_pool(fx, 64 * MiB, 8, &info);
 	p = test_pool_open(fx->path);
 	r = create(p, "a", 8 * MiB);

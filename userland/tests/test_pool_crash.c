@@ -32,6 +32,16 @@ static int teardown(void **state)
 	return pool_fixture_teardown(state);
 }
 
+/* Keep the metadata area as it is now, for restore(). */
+static void snapshot(struct fixture *fx)
+{
+	free(fx->snap);
+	fx->snap_len = fx->info.data_start * BS;
+	fx->snap = malloc(fx->snap_len);
+	assert_non_null(fx->snap);
+	test_pread(fx->pf.path, fx->snap, fx->snap_len, 0);
+}
+
 /*
  * A pool of three bitmap blocks with regions: a spans the boundary of
  * the first two, b and c are small, and there is a hole between a and b.
@@ -53,10 +63,7 @@ static void base_pool(struct fixture *fx)
 	assert_int_equal(cru_pool_region_create(p, "c", 7 * BS, 0, NULL, &err), 0);
 	assert_int_equal(cru_pool_region_remove(p, "gap", &err), 0);
 	cru_pool_close(p);
-	fx->snap_len = fx->info.data_start * BS;
-	fx->snap = malloc(fx->snap_len);
-	assert_non_null(fx->snap);
-	test_pread(fx->pf.path, fx->snap, fx->snap_len, 0);
+	snapshot(fx);
 }
 
 static void restore(struct fixture *fx)
@@ -300,9 +307,7 @@ static void crash_during_recovery(void **state)
 	cru_pool_set_crash_after(p, (long)(writes - 2), false);
 	assert_int_not_equal(op_transaction(p, &err), 0);
 	cru_pool_close(p);
-	free(fx->snap);
-	fx->snap = malloc(fx->snap_len);
-	test_pread(fx->pf.path, fx->snap, fx->snap_len, 0);
+	snapshot(fx);
 
 	/* How many writes does the recovery make? */
 	p = test_pool_open(fx->pf.path);

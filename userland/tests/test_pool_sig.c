@@ -102,9 +102,7 @@ static void refused(struct pool_fixture *fx, const char *tool, const char *cmd,
 	o.name = "forced";
 	if (cru_pool_init(fx->path, &o, &info, &err))
 		fail_msg("--force: %s", err.msg);
-	p = NULL;
-	assert_int_equal(cru_pool_open(fx->path, NULL, &p, &err), 0);
-	cru_pool_close(p);
+	cru_pool_close(test_pool_open(fx->path));
 	/* What probes the device now is the pool. */
 	fd = open(fx->path, O_RDONLY);
 	assert_int_equal(cru_blkprobe_signature(fd, fx->path, found, sizeof(found),

@@ -222,7 +222,7 @@ wait_synced() {
 # wait_hydrated NAME [SECONDS]: hydration done and every parent block copied.
 wait_hydrated() {
 	local name=$1 limit=${2:-120} h t
-	wait_status "$name" hydration_state done "$limit"
+	wait_status "$name" hydration_state "done" "$limit"
 	h=$(status_field "$name" hydrated)
 	t=$(status_field "$name" hydration_total)
 	[ "$h" = "$t" ] || fail "$name: hydration done but only $h/$t blocks hydrated ($(dmsetup status "$name"))"

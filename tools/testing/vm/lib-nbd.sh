@@ -35,24 +35,66 @@ make_ns() {
 		fail "no netem delay on $hif: $(tc qdisc show dev "$hif")"
 }
 
-# wait_listen NS PORT: something listens on PORT in NS.
-wait_listen() {
-	local ns=$1 port=$2 i
+# _wait_port NS PORT yes|no: within 10 s, something listens on PORT in NS
+# (yes) or nothing does any more (no).
+_wait_port() {
+	local ns=$1 port=$2 want=$3 i l
 	for ((i = 0; i < 100; i++)); do
-		[ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ] && return 0
+		l=$(ip netns exec "$ns" ss -Hltn "sport = :$port")
+		case $want in
+		yes) [ -z "$l" ] || return 0 ;;
+		no) [ -n "$l" ] || return 0 ;;
+		esac
 		sleep 0.1
 	done
-	fail "nothing listens on port $port in $ns"
+	[ "$want" = yes ] && fail "nothing listens on port $port in $ns"
+	fail "port $port in $ns still listens"
 }
 
+# wait_listen NS PORT: something listens on PORT in NS.
+wait_listen() { _wait_port "$1" "$2" yes; }
+
 # wait_closed NS PORT: nothing listens on PORT in NS any more.
-wait_closed() {
-	local ns=$1 port=$2 i
-	for ((i = 0; i < 100; i++)); do
-		[ -z "$(ip netns exec "$ns" ss -Hltn "sport = :$port")" ] && return 0
-		sleep 0.1
+wait_closed() { _wait_port "$1" "$2" no; }
+
+# nbd_server_conf FILE IP PORT NAME=PATH...: an nbd-server configuration
+# listening on IP:PORT, exporting each file PATH as NAME (flush and FUA on).
+nbd_server_conf() {
+	local file=$1 ip=$2 port=$3 e
+	shift 3
+	printf '[generic]\nport = %s\nlistenaddr = %s\n' "$port" "$ip" >"$file"
+	for e in "$@"; do
+		printf '[%s]\nexportname = %s\nflush = true\nfua = true\n' "${e%%=*}" "${e#*=}" >>"$file"
 	done
-	fail "port $port in $ns still listens"
+}
+
+# start_nbd_server VAR NS PORT CONF URI: nbd-server as a daemon (a child per
+# client) in namespace NS with configuration CONF (an absolute path; it
+# listens on PORT), once a handshake with URI works; the daemon's PID in
+# VAR (stop it with stop_nbd_server). Its messages go to nbd-server.log.
+start_nbd_server() {
+	local -n _s_pid=$1
+	local ns=$2 port=$3 conf=$4 uri=$5
+	rm -f "$conf.pid"
+	ip netns exec "$ns" nbd-server -C "$conf" -p "$conf.pid" >>nbd-server.log 2>&1 ||
+		fail "nbd-server did not start: $(tail -n 5 nbd-server.log)"
+	wait_listen "$ns" "$port"
+	_s_pid=$(cat "$conf.pid") || fail "nbd-server wrote no pid file"
+	warm_up "$uri"
+}
+
+# start_nbdkit_file VAR NS IP PORT FILE NAME: nbdkit in the foreground in
+# namespace NS serving FILE as export NAME only, once a handshake works;
+# its PID in VAR, killed at the end. Its messages go to nbdkit.log.
+start_nbdkit_file() {
+	local -n _k_pid=$1
+	local ns=$2 ip=$3 port=$4 file=$5 name=$6
+	ip netns exec "$ns" nbdkit -f -i "$ip" -p "$port" --filter=exportname \
+		file "$file" exportname="$name" exportname-strict=true >>nbdkit.log 2>&1 &
+	_k_pid=$!
+	on_exit _kill_pid "$_k_pid"
+	wait_listen "$ns" "$port"
+	warm_up "nbd://$ip:$port/$name"
 }
 
 # Processes of the test by PID; killed at the end whatever happens

@@ -51,15 +51,7 @@ make_ns "$NS_B" crnbdb 10.99.2.1 "$IP_B"
 # ---- servers
 
 truncate -s "${MIB}M" "$DIR/a.img" "$DIR/b.img"
-cat >"$DIR/nbd-server.conf" <<EOF
-[generic]
-port = $PORT
-listenaddr = $IP_A
-[legA]
-exportname = $DIR/a.img
-flush = true
-fua = true
-EOF
+nbd_server_conf "$DIR/nbd-server.conf" "$IP_A" "$PORT" legA="$DIR/a.img"
 
 SRV_A=''
 # nbd-server -d serves one connection in the foreground: every (re)connect
@@ -301,13 +293,10 @@ done
 # serves that connection only: another one, on another port, forking a
 # child per client (not -d: expect_refused may connect more than once when
 # the server is slow to greet), warmed up with a handshake of its own.
-sed "s/^port = .*/port = $FAKE_PORT/" "$DIR/nbd-server.conf" >"$DIR/nbd-server-2.conf"
-ip netns exec "$NS_A" nbd-server -C "$DIR/nbd-server-2.conf" -p "$DIR/nbd-server-2.pid" \
-	>>"$DIR/nbd-server.log" 2>&1 || fail "the second nbd-server did not start"
-wait_listen "$NS_A" "$FAKE_PORT"
-srv=$(cat "$DIR/nbd-server-2.pid") || fail "the second nbd-server wrote no pid file"
+nbd_server_conf "$DIR/nbd-server-2.conf" "$IP_A" "$FAKE_PORT" legA="$DIR/a.img"
+srv=''
+start_nbd_server srv "$NS_A" "$FAKE_PORT" "$DIR/nbd-server-2.conf" "nbd://$IP_A:$FAKE_PORT/legA"
 on_exit stop_nbd_server "$srv"
-warm_up "nbd://$IP_A:$FAKE_PORT/legA"
 expect_refused "nbd://$IP_A:$FAKE_PORT/nosuch" "export 'nosuch' refused: no such export"
 stop_server "$SRV_B"
 start_b null 0

@@ -104,39 +104,17 @@ make_ns "$NS_B" $IF_B 10.99.12.1 $IP_B
 # ---- servers
 
 truncate -s "${EXPORT_MIB}M" "$DIR/a.img" "$DIR/b.img" "$DIR/c.img"
-cat >"$DIR/nbd-server.conf" <<EOF
-[generic]
-port = $PORT
-listenaddr = $IP_A
-[legA]
-exportname = $DIR/a.img
-flush = true
-fua = true
-[legC]
-exportname = $DIR/c.img
-flush = true
-fua = true
-EOF
+nbd_server_conf "$DIR/nbd-server.conf" "$IP_A" $PORT legA="$DIR/a.img" legC="$DIR/c.img"
 
 SRV_A=''
 start_a() {
-	rm -f "$DIR/nbd-server.pid"
-	ip netns exec "$NS_A" nbd-server -C "$DIR/nbd-server.conf" -p "$DIR/nbd-server.pid" \
-		>>"$DIR/nbd-server.log" 2>&1 || fail "nbd-server did not start: $(tail -n 5 "$DIR/nbd-server.log")"
-	wait_listen "$NS_A" $PORT
-	SRV_A=$(cat "$DIR/nbd-server.pid") || fail "nbd-server wrote no pid file"
-	warm_up "$URI_A"
+	start_nbd_server SRV_A "$NS_A" $PORT "$DIR/nbd-server.conf" "$URI_A"
 }
 
 SRV_B=''
-# nbdkit in the foreground, its one export under the name legB only.
+# nbdkit, its one export under the name legB only.
 start_b() {
-	ip netns exec "$NS_B" nbdkit -f -i $IP_B -p $PORT --filter=exportname \
-		file "$DIR/b.img" exportname=legB exportname-strict=true >>"$DIR/nbdkit.log" 2>&1 &
-	SRV_B=$!
-	on_exit _kill_pid "$SRV_B"
-	wait_listen "$NS_B" $PORT
-	warm_up "$URI_B"
+	start_nbdkit_file SRV_B "$NS_B" $IP_B $PORT "$DIR/b.img" legB
 }
 
 # blank_exports: the exports' files read as zeros again (no client is
@@ -299,13 +277,10 @@ writer_verify() {
 # entries (on disk and from the kernel) and the agent's lines about NAME are
 # shown before the test fails.
 verify_or_explain() {
-	local name=$1 mib=$2 off=$3 seed=$4 out rc=0 bad block region base i
+	local name=$1 mib=$2 off=$3 seed=$4 out bad block region base i
 	shift 4
-	out=$(fio --name=crucible --filename="/dev/mapper/$name" --rw=randwrite --bs=4k \
-		--size="${mib}M" --offset="${off}M" --ioengine=libaio --iodepth=8 --direct=1 \
-		--randseed="$seed" --verify=crc32c --verify_fatal=1 --verify_state_save=0 \
-		--eta=never --verify_only=1 2>&1) || rc=$?
-	if [ $rc -eq 0 ] && ! grep -qE 'err= *[1-9]' <<<"$out"; then
+	# fio_verify_only's run, its report kept to find the bad block.
+	if out=$(_cr_fio "/dev/mapper/$name" "$mib" "$off" "$seed" --verify_only=1 2>&1); then
 		echo "fio verified $mib MiB at $off MiB of $name (seed $seed)"
 		return 0
 	fi
@@ -431,33 +406,49 @@ kill_a() {
 	wait_closed "$NS_A" $PORT
 }
 
+# outage_seen LEG DEV URI LEGS T0: with the writer at it, leg LEG of v1
+# (NBD device DEV, export URI) faults (legs LEGS), the agent says the link
+# is dead and fails to reconnect while the other end is away.
+outage_seen() {
+	local leg=$1 dev=$2 uri=$3 legs=$4 t0=$5
+	wait_status v1 legs "$legs" 90
+	writer_running "leg $leg faulted"
+	echo "leg $leg faulted $((SECONDS - t0)) s after the outage began"
+	wait_log a "/dev/${dev#/dev/} \($uri\): (link dead|leg $leg of v1 failed); reconnecting" 30
+	wait_link v1 "$leg" "$dev" "$uri" dead 30
+	wait_log a "/dev/${dev#/dev/}: reconnect failed \(attempt 1\)" 30
+}
+
+# outage_over LEG DEV URI T0: the other end is back: the agent reconnects,
+# restores the leg while the writer still writes, the target repairs it;
+# the writer stops with no round failed.
+outage_over() {
+	local leg=$1 dev=$2 uri=$3 t0=$4
+	wait_log a "/dev/${dev#/dev/}: reconnected to ${uri//./\\.} \(reconnect 1\)" 60
+	wait_log a "v1: leg $leg on $dev is back in service" 30
+	writer_running "leg $leg was back in service"
+	wait_synced v1 120
+	writer_running "v1 was in sync again"
+	writer_stop
+	echo "v1 in sync $((SECONDS - t0)) s after the outage ended"
+	dmsetup status v1
+}
+
 step "nbd-server killed while v1 is written to"
 writer_start v1 8 writer-kill.log
 t0=$SECONDS
 kill_a
 # At once when new I/O meets the dead link; I/O in flight when the server
 # died waits for the 30 s request timeout.
-wait_status v1 legs AFA 90
-writer_running "leg 1 faulted"
-echo "leg 1 faulted $((SECONDS - t0)) s after the kill"
-wait_log a "/dev/${v1[1]#/dev/} \($URI_A\): (link dead|leg 1 of v1 failed); reconnecting" 30
-wait_link v1 1 "${v1[1]}" "$URI_A" dead 30
+outage_seen 1 "${v1[1]}" "$URI_A" AFA $t0
 expect_ctl_status v1 1 "${v1[1]}" "$URI_A" dead 0
 # The agent tells of the healthy remote leg too.
 expect_ctl_status v1 2 "${v1[2]}" "$URI_B" up 0
-wait_log a "/dev/${v1[1]#/dev/}: reconnect failed \(attempt 1\)" 30
 expect_status v1 legs AFA
 step "nbd-server restarted: the agent reconnects, restores leg 1, the target repairs it"
 t0=$SECONDS
 start_a
-wait_log a "/dev/${v1[1]#/dev/}: reconnected to ${URI_A//./\\.} \(reconnect 1\)" 60
-wait_log a "v1: leg 1 on ${v1[1]} is back in service" 30
-writer_running "leg 1 was back in service"
-wait_synced v1 120
-writer_running "v1 was in sync again"
-writer_stop
-echo "v1 in sync $((SECONDS - t0)) s after the restart"
-dmsetup status v1
+outage_over 1 "${v1[1]}" "$URI_A" $t0
 leg_paths v1 v1
 expect_backend "${v1[1]}" "$URI_A"
 expect_ctl_status v1 1 "${v1[1]}" "$URI_A" up 1
@@ -475,24 +466,12 @@ t0=$SECONDS
 tc qdisc change dev $IF_B root netem delay 8ms loss 100% || fail "cannot cut $IF_B"
 tc qdisc show dev $IF_B
 # Nothing comes back: the connection ends after 10 s without an ack.
-wait_status v1 legs AAF 90
-writer_running "leg 2 faulted"
-echo "leg 2 faulted $((SECONDS - t0)) s after the cut"
-wait_log a "/dev/${v1[2]#/dev/} \($URI_B\): (link dead|leg 2 of v1 failed); reconnecting" 30
-wait_link v1 2 "${v1[2]}" "$URI_B" dead 30
-wait_log a "/dev/${v1[2]#/dev/}: reconnect failed \(attempt 1\)" 30
+outage_seen 2 "${v1[2]}" "$URI_B" AAF $t0
 step "the link restored: the agent reconnects, restores leg 2, the target repairs it"
 t0=$SECONDS
 tc qdisc change dev $IF_B root netem delay 8ms || fail "cannot restore $IF_B"
 tc qdisc show dev $IF_B
-wait_log a "/dev/${v1[2]#/dev/}: reconnected to ${URI_B//./\\.} \(reconnect 1\)" 60
-wait_log a "v1: leg 2 on ${v1[2]} is back in service" 30
-writer_running "leg 2 was back in service"
-wait_synced v1 120
-writer_running "v1 was in sync again"
-writer_stop
-echo "v1 in sync $((SECONDS - t0)) s after the link came back"
-dmsetup status v1
+outage_over 2 "${v1[2]}" "$URI_B" $t0
 drop_caches
 verify_or_explain v1 8 0 31 "${v1[@]}"
 writer_verify v1 writer-kill.log "${v1[@]}"
