@@ -547,7 +547,7 @@ on_exit nb_destroy_all
 	echo "fio=$(fio --version)"
 	echo "vcpus=$(nproc)"
 	echo "mem_total_kib=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)"
-	echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "cpu_model=$(sed -n '/^model name/{s/^model name[[:space:]]*: //p;q}' /proc/cpuinfo)"
 	echo "clk_tck=$(getconf CLK_TCK)"
 	echo "crucible_srcversion=$(cat /sys/module/dm_crucible/srcversion 2>/dev/null || echo unknown)"
 	echo "cmdline=$(cat /proc/cmdline)"

@@ -36,14 +36,18 @@ log_mark() {
 wait_log_since() {
 	local name=$1 mark=$2 re=$3 limit=${4:-60} end
 	end=$(($(date +%s) + limit))
-	until tail -n +$((mark + 1)) "$name.log" | grep -Eq -- "$re"; do
+	# grep reads the tail through a process substitution, not a pipe: grep
+	# -q and -m1 stop at the first match, and under pipefail the SIGPIPE
+	# that stops a tail with more to write (a busy debug log) would fail
+	# the test.
+	until grep -Eq -- "$re" <(tail -n +$((mark + 1)) "$name.log"); do
 		if [ "$(date +%s)" -ge "$end" ]; then
 			tail -n 40 "$name.log" >&2
 			fail "$name.log: no line matching /$re/ in ${limit}s"
 		fi
 		sleep 0.2
 	done
-	tail -n +$((mark + 1)) "$name.log" | grep -E -m1 -- "$re"
+	grep -E -m1 -- "$re" <(tail -n +$((mark + 1)) "$name.log")
 }
 
 _agent_stop() {

@@ -164,7 +164,7 @@ _cr_show_differing_blocks() {
 			count=$((sectors * 512)) status=none) \
 			<(dd if="$3" bs=1M iflag=direct,skip_bytes,count_bytes skip="$base" \
 				count=$((sectors * 512)) status=none) 2>/dev/null || true
-	} | awk '{ print int(($1 - 1) / 4096) }' | sort -n -u | head -n 5)
+	} | awk '{ print int(($1 - 1) / 4096) }' | sort -n -u | head -n 5 || true)
 	local sbtool=''
 	crucible_helper sbtool crucible-sb
 	for b in $blocks; do

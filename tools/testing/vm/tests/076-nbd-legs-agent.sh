@@ -390,7 +390,7 @@ d['volumes'][0]['legs'][$leg]['nbd']['reconnects'] == $n"
 wait_link() {
 	local name=$1 leg=$2 dev=$3 uri=$4 link=$5 limit=${6:-30} end
 	end=$(($(date +%s) + limit))
-	until "$CTL" status "$name" 2>/dev/null | grep -qE "^ *leg $leg: .* link $link,"; do
+	until grep -qE "^ *leg $leg: .* link $link," <("$CTL" status "$name" 2>/dev/null); do
 		if [ "$(date +%s)" -ge "$end" ]; then
 			"$CTL" status "$name" || true
 			cat "$CRUCIBLE_AGENT_STATE_DIR/nbd.json" || true
@@ -617,7 +617,7 @@ kmsg_since_mark | grep -E "crucible: $ra_dev: leg [0-2] has generation 2 > ours 
 	fail "the kernel did not say why ra is fenced: $(kmsg_since_mark)"
 "$CTL" status ra --json >ra-status.json || fail "cruciblectl status ra --json failed"
 json_check ra-status.json 'd["volumes"][0]["mode"] == "fenced"'
-"$CTL" status ra | head -n 1
+"$CTL" status ra | sed -n 1p
 wait_log a "ra: (mode is now fenced|watching: mode fenced)" 30
 wait_log b "ra: (mode is now fenced|watching: mode fenced)" 30
 
