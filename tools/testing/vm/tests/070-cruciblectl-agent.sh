@@ -55,7 +55,8 @@ mkdir -p agent
 "$AGENT" --foreground --state-dir "$PWD/agent" --rescan 0 -v > agent.log 2>&1 &
 apid=$!
 on_exit kill "$apid"
-sleep 2
+# The pid file is written before the agent logs that it started.
+wait_log agent "started \(pid $apid," 30
 [ -f agent/crucible-agent.pid ] || fail "no pid file"
 [ "$(cat agent/crucible-agent.pid)" = "$apid" ] || fail "wrong pid in pid file"
 expect_rc 1 "$AGENT" --foreground --state-dir "$PWD/agent"
