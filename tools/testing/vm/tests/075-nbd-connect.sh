@@ -55,12 +55,15 @@ nbd_server_conf "$DIR/nbd-server.conf" "$IP_A" "$PORT" legA="$DIR/a.img"
 
 SRV_A=''
 # nbd-server -d serves one connection in the foreground: every (re)connect
-# gets a fresh server, and killing it kills the link.
+# gets a fresh server, and killing it kills the link. Not warmed up with a
+# handshake (that would be its one connection): ready once it waits for
+# clients.
 start_a() {
 	ip netns exec "$NS_A" nbd-server -C "$DIR/nbd-server.conf" -d >>"$DIR/nbd-server.log" 2>&1 &
 	SRV_A=$!
 	on_exit _kill_pid "$SRV_A"
 	wait_listen "$NS_A" "$PORT"
+	nbd_server_ready "$SRV_A"
 }
 
 SRV_B=''
@@ -180,9 +183,7 @@ cmp <(dd if="$DIR/b.img" bs=1M skip=16 count=2 status=none) pattern || fail "b.i
 # ---- link dead, reconnect
 
 # reconnect_retrying DEV URI: up to 3 tries, as the agent retries with
-# back-off. Under emulation a freshly started nbd-server has been seen to
-# accept a connection and not greet it within 10 s: each failure is shown
-# with the server's log.
+# back-off; each failure is shown with the servers' logs.
 reconnect_retrying() {
 	local dev=$1 uri=$2 try
 	for try in 1 2 3; do

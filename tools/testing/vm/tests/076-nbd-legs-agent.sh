@@ -45,9 +45,8 @@
 #   sequential write bandwidth (QD8), MEASURE_S (3) s each, on the two-NBD-leg volume
 #   and on a volume of three local loop legs.
 #
-# Each server gets a handshake of its own once started (warm_up): under
-# emulation a fresh server has been seen to take more than cruciblectl's
-# 10 s to greet its first client.
+# Each server is used once it answers a handshake of its own (warm_up;
+# nbd-server listens seconds before it greets, see nbd_server_ready).
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
