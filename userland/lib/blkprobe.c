@@ -247,31 +247,12 @@ int cru_blkprobe_signature(int fd, const char *path, char *what, size_t len,
 
 /* ---- whole reads and writes */
 
-int cru_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+/* pread, or pwrite if @wr, of all @len bytes; 0 bytes transferred is -EIO. */
+static int rw_all(int fd, uint8_t *b, size_t len, uint64_t off, bool wr)
 {
-	const uint8_t *b = buf;
-
 	while (len) {
-		ssize_t n = pwrite(fd, b, len, (off_t)off);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-int cru_pread_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *b = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, b, len, (off_t)off);
+		ssize_t n = wr ? pwrite(fd, b, len, (off_t)off) :
+				    pread(fd, b, len, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -287,6 +268,17 @@ int cru_pread_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int cru_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	/* rw_all only reads from @buf when it writes. */
+	return rw_all(fd, (uint8_t *)(uintptr_t)buf, len, off, true);
+}
+
+int cru_pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	return rw_all(fd, buf, len, off, false);
+}
+
 int cru_zero_range(int fd, bool is_bdev, uint64_t off, uint64_t len,
 		   bool punch)
 {
@@ -294,16 +286,16 @@ int cru_zero_range(int fd, bool is_bdev, uint64_t off, uint64_t len,
 	uint64_t range[2] = { off, len }, done;
 	int ret;
 
-	if (is_bdev) {
-		if (!ioctl(fd, BLKZEROOUT, range))
-			return 0;
-	} else if ((punch &&
-		    !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			       (off_t)off, (off_t)len)) ||
-		   !fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)off, (off_t)len)) {
+	if (is_bdev && !ioctl(fd, BLKZEROOUT, range))
 		return 0;
-	}
+	if (!is_bdev && punch &&
+	    !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		       (off_t)off, (off_t)len))
+		return 0;
+	if (!is_bdev &&
+	    !fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+		       (off_t)off, (off_t)len))
+		return 0;
 	for (done = 0; done < len; done += sizeof(zero)) {
 		size_t n = len - done < sizeof(zero) ? len - done : sizeof(zero);
 

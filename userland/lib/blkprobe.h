@@ -44,7 +44,7 @@ int cru_blkprobe_signature(int fd, const char *path, char *what, size_t len,
 
 /*
  * All @len bytes at @off (interrupted and short transfers go on): 0 or a
- * negative errno; a read that meets the end is -EIO.
+ * negative errno; a transfer that meets the end is -EIO.
  */
 int cru_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int cru_pread_all(int fd, void *buf, size_t len, uint64_t off);

@@ -21,7 +21,6 @@
 _Static_assert(sizeof(struct crucible_sb) == CRUCIBLE_BLOCK_SIZE,
 	       "superblock is one block");
 
-
 struct leg {
 	const char *path;
 	int fd;

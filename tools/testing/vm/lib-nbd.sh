@@ -146,17 +146,12 @@ connected_devices() {
 	return 0
 }
 
-# warm_up URI: a handshake with the server succeeds (up to 3 tries of 20 s;
-# $NBD is crucible-nbd, see crucible_helper): the export is served before
-# a test relies on it. Slowness of the server's start is not what the
-# callers test (nbdkit needs nothing more; nbd-server: nbd_server_ready).
+# warm_up URI: a handshake with the server (waiting for clients) succeeds
+# ($NBD is crucible-nbd, see crucible_helper): the export is served before
+# a test relies on it.
 warm_up() {
-	local uri=$1 try
-	for try in 1 2 3; do
-		"$NBD" handshake "$uri" --connect-timeout 20000 >/dev/null 2>warm.err && return 0
-		echo "handshake with $uri, try $try: $(cat warm.err)"
-	done
-	fail "no handshake with $uri in 3 tries"
+	"$NBD" handshake "$1" --connect-timeout 20000 >/dev/null 2>warm.err ||
+		fail "no handshake with $1: $(cat warm.err)"
 }
 
 # start_fake_nbd VAR NS IP PORT MODE: fake-nbd-server.py (a broken server,

@@ -51,12 +51,8 @@ make_loop_leg leg4 36
 make_loop_leg leg5 36
 dmsetup create v2 --table "0 65536 crucible $leg3 $leg4 $leg5 - 2 repair manual"
 on_exit dmsetup remove v2
-mkdir -p agent
-"$AGENT" --foreground --state-dir "$PWD/agent" --rescan 0 -v > agent.log 2>&1 &
-apid=$!
-on_exit kill "$apid"
-# The pid file is written before the agent logs that it started.
-wait_log agent "started \(pid $apid," 30
+apid=''
+start_agent apid agent --rescan 0
 [ -f agent/crucible-agent.pid ] || fail "no pid file"
 [ "$(cat agent/crucible-agent.pid)" = "$apid" ] || fail "wrong pid in pid file"
 expect_rc 1 "$AGENT" --foreground --state-dir "$PWD/agent"
@@ -86,11 +82,8 @@ expect_status v3 legs AAA
 sleep 1
 kill -HUP "$apid"
 sleep 1
-kill -TERM "$apid"
-rc=0; wait "$apid" || rc=$?
+stop_agent "$apid" agent
 cat agent.log
-[ "$rc" -eq 0 ] || fail "agent exited $rc"
-[ ! -e agent/crucible-agent.pid ] || fail "pid file left behind"
 grep -q "starting repair" agent.log || fail "agent did not start the repair"
 grep -q "repair done" agent.log || fail "agent did not see the repair finish"
 grep -q "leg 2 disabled" agent.log || fail "agent did not report the disabled leg"

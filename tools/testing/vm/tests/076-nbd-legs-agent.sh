@@ -486,19 +486,18 @@ json_check status.json "d['volumes'][0]['legs'][0]['nbd'] is None"
 
 # measure LABEL DEV: fio, MEASURE_S s each; a line of the table.
 RESULTS=()
+# fio_write DEV RW BS QD FIGURE: a MEASURE_S s write job; FIGURE, a Python
+# expression of w (fio's "write" figures), printed.
+fio_write() {
+	fio --name=m --filename="$1" --rw="$2" --bs="$3" --iodepth="$4" --ioengine=libaio \
+		--direct=1 --size=16M --time_based --runtime="$MEASURE_S" --randseed=7 --output-format=json 2>/dev/null |
+		python3 -c "import json, sys; w = json.load(sys.stdin)['jobs'][0]['write']; print($5)"
+}
 measure() {
 	local label=$1 dev=$2 qd1 qd32 seq
-	fio_iops() {
-		fio --name=m --filename="$1" --rw=randwrite --bs=4k --iodepth="$2" --ioengine=libaio \
-			--direct=1 --size=16M --time_based --runtime="$MEASURE_S" --randseed=7 --output-format=json 2>/dev/null |
-			python3 -c 'import json, sys; j = json.load(sys.stdin)["jobs"][0]["write"]; print("%.0f" % j["iops"])'
-	}
-	qd1=$(fio_iops "$dev" 1) || fail "fio QD1 on $dev failed"
-	qd32=$(fio_iops "$dev" 32) || fail "fio QD32 on $dev failed"
-	seq=$(fio --name=m --filename="$dev" --rw=write --bs=1M --iodepth=8 --ioengine=libaio \
-		--direct=1 --size=16M --time_based --runtime="$MEASURE_S" --output-format=json 2>/dev/null |
-		python3 -c 'import json, sys; j = json.load(sys.stdin)["jobs"][0]["write"]; print("%.1f" % (j["bw"] / 1024))') ||
-		fail "fio 1M sequential on $dev failed"
+	qd1=$(fio_write "$dev" randwrite 4k 1 '"%.0f" % w["iops"]') || fail "fio QD1 on $dev failed"
+	qd32=$(fio_write "$dev" randwrite 4k 32 '"%.0f" % w["iops"]') || fail "fio QD32 on $dev failed"
+	seq=$(fio_write "$dev" write 1M 8 '"%.1f" % (w["bw"] / 1024)') || fail "fio 1M sequential on $dev failed"
 	RESULTS+=("$(printf '%-34s %10s %10s %12s' "$label" "$qd1" "$qd32" "$seq")")
 	echo "${RESULTS[-1]}"
 }
@@ -540,7 +539,6 @@ if tail -n +$((mark + 1)) a.log | grep -E "/dev/${v3[1]#/dev/}: reconnected"; th
 fi
 
 # ---- 4. a broken server as a leg
-
 
 # expect_create_refused SPEC NAME SERVER WANT: exit 1, the error names
 # SERVER and says WANT; no dm device, no NBD device left connected.
@@ -637,10 +635,7 @@ expect_counter rb mismatches -eq 0
 
 step "ra removed; its create again (generation 1) is refused while rb runs"
 ctl_remove ra
-before=$(connected_devices)
 expect_create_refused ra.json ra "" "generation 1 is lower"
-after=$(connected_devices)
-[ "$before" = "$after" ] || fail "the refused create of ra changed the connected devices"
 drop_caches
 expect_data /dev/mapper/rb d1
 fio_verify_only /dev/mapper/rb 4 8 51
