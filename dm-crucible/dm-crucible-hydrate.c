@@ -126,7 +126,7 @@ int crucible_read_parent_bio(struct crucible *c, struct bio *bio, u64 first,
 {
 	u64 whole = c->parent_sectors >> (CRUCIBLE_BLOCK_SHIFT - 9);
 	unsigned int start, end, mid;
-	struct page *page;
+	void *buf;
 	int r;
 
 	for (start = find_first_bit(blocks, nr); start < nr;
@@ -145,13 +145,12 @@ int crucible_read_parent_bio(struct crucible *c, struct bio *bio, u64 first,
 			continue;
 		/* The partial last block of the parent, then zeros. */
 		if (first + mid == whole && first + mid < c->hydr.total) {
-			page = mempool_alloc(&c->page_pool, GFP_NOIO);
-			r = crucible_read_parent(c, first + mid, 1,
-						 page_address(page));
+			buf = crucible_block_alloc(c);
+			r = crucible_read_parent(c, first + mid, 1, buf);
 			if (!r)
-				fill_bio(bio, mid << CRUCIBLE_BLOCK_SHIFT,
-					 page_address(page), CRUCIBLE_BLOCK_SIZE);
-			mempool_free(page, &c->page_pool);
+				fill_bio(bio, mid << CRUCIBLE_BLOCK_SHIFT, buf,
+					 CRUCIBLE_BLOCK_SIZE);
+			crucible_block_free(c, buf);
 			if (r)
 				return r;
 			mid++;
@@ -273,7 +272,7 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 	u64 *hash = c->repair_hash;
 	enum crucible_hydrate_action act;
 	struct crucible_rec rec;
-	u8 alive, ok = 0;
+	u8 alive, peers, ok = 0;
 	unsigned int i;
 	u32 flush;
 	int src, r, t;
@@ -281,10 +280,17 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 	r = crucible_lock_region(c, region, &src);
 	if (r)
 		return r;
+	r = crucible_md_enter(c);
+	if (r)
+		goto unlock_region;
 	r = mark_ahead(c, region);
 	if (r)
 		goto unlock;
 
+	spin_lock_irq(&c->lock);
+	peers = crucible_alive_mask(c) & ~(c->rstate[region] & RS_STALE_MASK) &
+		~BIT(src);
+	spin_unlock_irq(&c->lock);
 	bitmap_zero(copy, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
 	bitmap_zero(take, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
 	for (i = 0; i < n; i++) {
@@ -293,8 +299,24 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 			crucible_leg_failed(c, src, r);
 			goto unlock;
 		}
+		/* The source lost its record: a leg in sync with it decides. */
+		for (t = 0; t < CRUCIBLE_NR_LEGS && r; t++)
+			if (peers & BIT(t))
+				r = crucible_md_get_record(c, t, b0 + i, &rec);
+		if (r) {
+			/*
+			 * No leg has a record: whether the guest wrote the
+			 * block is only in the data now.  Rehash the region
+			 * first (write-unwritten must never guess).
+			 */
+			spin_lock_irq(&c->lock);
+			__crucible_set_stale(c, region, RS_REHASH | RS_VERIFY);
+			spin_unlock_irq(&c->lock);
+			r = -EAGAIN;
+			goto unlock;
+		}
 		/* The parent's content does not matter yet: zero or not. */
-		if (crucible_hydrate_decide(!r, &rec, false) != CRUCIBLE_HYDRATE_SKIP)
+		if (crucible_hydrate_decide(true, &rec, false) != CRUCIBLE_HYDRATE_SKIP)
 			__set_bit(i, take);
 	}
 	r = 0;
@@ -321,9 +343,7 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 		}
 	}
 
-	spin_lock_irq(&c->lock);
-	alive = crucible_alive_mask(c);
-	spin_unlock_irq(&c->lock);
+	alive = crucible_alive_legs(c);
 	/* FUA: the records may reach the disk before the next flush. */
 	alive &= ~write_runs(c, alive, buf, b0, n, copy);
 	flush = (u32)(READ_ONCE(c->flush) + 1);
@@ -341,6 +361,8 @@ static int hydrate_chunk(struct crucible *c, u64 b0, unsigned int n)
 	if (!ok)
 		r = -EIO;
 unlock:
+	crucible_md_end(c);
+unlock_region:
 	crucible_unlock_region(c, region);
 	return r;
 }
@@ -466,14 +488,16 @@ void crucible_kick_hydration(struct crucible *c)
 static bool region_untouched(struct crucible *c, u64 region)
 {
 	struct crucible_region_meta m;
+	u8 alive;
 	int i;
 
 	if (crucible_parent_backed(c, region << c->geo.region_shift))
 		return false;
 	if (READ_ONCE(c->rstate[region]) & (RS_DIRTY | RS_WRITTEN | RS_STALE_MASK | RS_REHASH))
 		return false;
+	alive = crucible_alive_legs(c);
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
-		if (c->legs[i].state != CRUCIBLE_LEG_ALIVE)
+		if (!(alive & BIT(i)))
 			continue;
 		crucible_md_get_region(c, i, region, &m);
 		if (!m.valid || m.dirty || m.generation || m.flush)
@@ -500,14 +524,15 @@ static int discard_region(struct crucible *c, u64 region, u64 b, u64 end)
 	}
 	if (r)
 		return r;
+	r = crucible_md_enter(c);
+	if (r)
+		goto unlock_region;
 	r = crucible_md_mark_dirty(c, &region, 1);
 	if (r)
 		goto unlock;
 	for (i = 0; i < CRUCIBLE_REPAIR_CHUNK_BLOCKS; i++)
 		zeroed[i] = CRUCIBLE_HASH_ZEROED;
-	spin_lock_irq(&c->lock);
-	alive = crucible_alive_mask(c);
-	spin_unlock_irq(&c->lock);
+	alive = crucible_alive_legs(c);
 	for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
 		if (!(alive & BIT(t)))
 			continue;
@@ -525,6 +550,8 @@ static int discard_region(struct crucible *c, u64 region, u64 b, u64 end)
 	crucible_region_written(c, region, ok);
 	r = ok ? 0 : -EIO;
 unlock:
+	crucible_md_end(c);
+unlock_region:
 	crucible_unlock_region(c, region);
 	return r;
 }

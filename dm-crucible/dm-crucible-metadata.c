@@ -19,9 +19,8 @@
 
 #include "dm-crucible.h"
 
-/* Scratch bits in rstate used only inside a commit (worker context). */
-#define RS_STAMP	BIT(8)
-#define RS_CLEAN	BIT(9)
+/* Region-table blocks read ahead when a whole table is walked. */
+#define ASSEMBLY_PREFETCH	64
 
 static sector_t sb_sector(unsigned int copy)
 {
@@ -77,7 +76,9 @@ static enum crucible_sb_verdict read_leg_sb(struct crucible *c, unsigned int leg
 		return vb;
 	if (vb == CRUCIBLE_SB_BLANK)
 		return va;
-	return va == CRUCIBLE_SB_BAD_VERSION ? va : vb;
+	if (va == CRUCIBLE_SB_BAD_VERSION || va == CRUCIBLE_SB_OLD_VERSION)
+		return va;
+	return vb;
 }
 
 static void init_new_sb(struct crucible *c, struct crucible_sb *sb,
@@ -156,6 +157,10 @@ int crucible_md_open(struct crucible *c, char **error)
 	u32 region_blocks;
 	int i, r, err, nr_valid = 0;
 
+	/* Called again at the first resume: nothing from the last call counts. */
+	c->new_volume = false;
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		c->legs[i].fresh = false;
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		v[i] = read_leg_sb(c, i, c->legs[i].sb, &err);
 		if (err) {
@@ -182,6 +187,10 @@ int crucible_md_open(struct crucible *c, char **error)
 				     i, le32_to_cpu(c->legs[i].sb->version),
 				     CRUCIBLE_FORMAT_VERSION);
 			return -EINVAL;
+		case CRUCIBLE_SB_OLD_VERSION:
+			crucible_err(error, "leg %d: format version 1: upgrade the three legs to version %u with 'cruciblectl upgrade' first",
+				     i, CRUCIBLE_FORMAT_VERSION);
+			return -EINVAL;
 		default:
 			crucible_err(error, "leg %d: %s in both copies; replace it with 'replace_leg %d'",
 				     i, crucible_sb_verdict_str(v[i]), i);
@@ -196,6 +205,7 @@ int crucible_md_open(struct crucible *c, char **error)
 			return -EINVAL;
 		}
 		/* Three blank legs: a new volume. */
+		c->new_volume = true;
 		get_random_bytes(c->uuid, sizeof(c->uuid));
 		get_random_bytes(&c->seed, sizeof(c->seed));
 		c->flush = 0;
@@ -327,6 +337,7 @@ void crucible_md_get_region(struct crucible *c, unsigned int leg, u64 region,
 		/* Unreadable: as suspicious as a failed check. */
 		memset(m, 0, sizeof(*m));
 		m->dirty = true;
+		m->stamped = true;
 		return;
 	}
 	e = (struct crucible_region_entry *)data +
@@ -354,6 +365,15 @@ int crucible_md_set_region(struct crucible *c, unsigned int leg, u64 region,
 	return 0;
 }
 
+/*
+ * Were the records of @block's region initialised?  RS_INIT only ever goes
+ * from clear to set, before the first write into the region.
+ */
+static bool block_stamped(struct crucible *c, u64 block)
+{
+	return READ_ONCE(c->rstate[crucible_block_to_region(c, block)]) & RS_INIT;
+}
+
 int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
 			   struct crucible_rec *rec)
 {
@@ -366,7 +386,8 @@ int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
 	if (IS_ERR(data))
 		return PTR_ERR(data);
 	r = (struct crucible_record *)data + block % CRUCIBLE_RECORDS_PER_BLOCK;
-	ok = crucible_record_decode(r, c->seed, block, rec);
+	ok = crucible_record_decode(r, c->seed, block, block_stamped(c, block),
+				    rec);
 	dm_bufio_release(buf);
 	return ok ? 0 : -EILSEQ;
 }
@@ -376,7 +397,7 @@ int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
  * record block they live in is in dm-bufio's cache: never issues I/O (a
  * read's fast path fetches them when it is mapped; dm_bufio_get() only
  * waits for a read of the block already in flight).  Returns false if one
- * is not cached or fails its check.
+ * is not cached or is not a valid record.
  */
 bool crucible_md_peek_records(struct crucible *c, unsigned int leg, u64 block,
 			      unsigned int nr, u64 *hashes)
@@ -385,6 +406,7 @@ bool crucible_md_peek_records(struct crucible *c, unsigned int leg, u64 block,
 	struct crucible_rec rec;
 	struct dm_buffer *buf = NULL;
 	sector_t cur = (sector_t)-1;
+	bool stamped = block_stamped(c, block);
 	void *data = NULL;
 	unsigned int i;
 	bool ok = true;
@@ -404,7 +426,7 @@ bool crucible_md_peek_records(struct crucible *c, unsigned int leg, u64 block,
 			}
 		}
 		r = (struct crucible_record *)data + b % CRUCIBLE_RECORDS_PER_BLOCK;
-		ok = crucible_record_decode(r, c->seed, b, &rec);
+		ok = crucible_record_decode(r, c->seed, b, stamped, &rec);
 		hashes[i] = rec.hash;
 	}
 	if (buf)
@@ -437,7 +459,7 @@ int crucible_md_set_records(struct crucible *c, unsigned int leg, u64 block,
 		}
 		r = (struct crucible_record *)data + b % CRUCIBLE_RECORDS_PER_BLOCK;
 		rec.hash = hashes[i];
-		rec.flush = hashes[i] ? (u32)flush : 0;
+		rec.flush = flush;
 		crucible_record_encode(r, c->seed, b, &rec);
 	}
 	if (buf) {
@@ -448,18 +470,69 @@ int crucible_md_set_records(struct crucible *c, unsigned int leg, u64 block,
 }
 
 /*
+ * Give every record slot of @region on @leg that holds nothing at all the
+ * record "never written", before the region is first marked dirty: from
+ * then on a record that reads back as zeros is known to be lost.  Slots
+ * that hold anything (a record, or garbage) are left as they are.
+ */
+static int init_region_records(struct crucible *c, unsigned int leg, u64 region)
+{
+	static const struct crucible_rec unwritten = {
+		.hash = CRUCIBLE_HASH_UNWRITTEN,
+	};
+	u64 b = region << c->geo.region_shift;
+	u64 end = min_t(u64, b + c->geo.region_blocks, c->geo.volume_blocks);
+	struct crucible_record *r;
+	struct dm_buffer *buf;
+	bool changed;
+	void *data;
+
+	dm_bufio_prefetch(c->legs[leg].bufio, record_block(c, b),
+			  record_block(c, end - 1) - record_block(c, b) + 1);
+	while (b < end) {
+		u64 stop = min_t(u64, end, (b | (CRUCIBLE_RECORDS_PER_BLOCK - 1)) + 1);
+
+		data = dm_bufio_read(c->legs[leg].bufio, record_block(c, b), &buf);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+		changed = false;
+		for (; b < stop; b++) {
+			r = (struct crucible_record *)data +
+			    b % CRUCIBLE_RECORDS_PER_BLOCK;
+			if (!crucible_record_blank(r))
+				continue;
+			crucible_record_encode(r, c->seed, b, &unwritten);
+			changed = true;
+		}
+		if (changed)
+			dm_bufio_mark_buffer_dirty(buf);
+		dm_bufio_release(buf);
+		cond_resched();
+	}
+	return 0;
+}
+
+/*
  * Write the next copy of a leg's superblock, FUA.  The caller has flushed
  * whatever the superblock vouches for.
  */
 int crucible_md_write_sb(struct crucible *c, unsigned int leg)
 {
-	struct crucible_sb *sb = c->legs[leg].sb;
+	struct crucible_leg *l = &c->legs[leg];
+	struct crucible_sb *sb = l->sb;
 	u64 seq = le64_to_cpu(sb->seq) + 1;
+	int r;
 
 	sb->seq = cpu_to_le64(seq);
 	crucible_sb_seal(sb);
-	return crucible_sync_io(c, leg, REQ_OP_WRITE, REQ_SYNC | REQ_FUA,
-				seq & 1, 1, sb);
+	r = crucible_sync_io(c, leg, REQ_OP_WRITE, REQ_SYNC | REQ_FUA,
+			     seq & 1, 1, sb);
+	if (!r) {
+		/* What the leg acknowledged: a leg coming back must show it. */
+		l->sb_acked_seq = seq;
+		l->sb_acked_flush = le64_to_cpu(sb->flush);
+	}
+	return r;
 }
 
 static void fill_sb_state(struct crucible *c, struct crucible_sb *sb)
@@ -473,8 +546,8 @@ static void fill_sb_state(struct crucible *c, struct crucible_sb *sb)
 	sb->parent_sectors = cpu_to_le64(c->parent_recorded);
 	sb->hydrated_blocks = cpu_to_le64(c->hydr.durable);
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
-		sb->leg_state[i] = (c->fault_persisted & (1U << i)) ?
-				   CRUCIBLE_LEG_FAULTED : CRUCIBLE_LEG_OK;
+		sb->leg_state[i] = ((c->fault_persisted | c->fault_recording) &
+				    BIT(i)) ? CRUCIBLE_LEG_FAULTED : CRUCIBLE_LEG_OK;
 }
 
 /*
@@ -484,12 +557,13 @@ static void fill_sb_state(struct crucible *c, struct crucible_sb *sb)
  */
 int crucible_md_write_sbs(struct crucible *c)
 {
+	u8 alive = crucible_alive_legs(c);
 	int i, ok = 0;
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		struct crucible_leg *leg = &c->legs[i];
 
-		if (leg->state != CRUCIBLE_LEG_ALIVE)
+		if (!(alive & BIT(i)))
 			continue;
 		fill_sb_state(c, leg->sb);
 		if (leg->fresh)
@@ -503,8 +577,6 @@ int crucible_md_write_sbs(struct crucible *c)
 	}
 	return ok ? 0 : -EIO;
 }
-
-#define ASSEMBLY_PREFETCH	64
 
 /* Decode @nr entries of region-table block @blk of a leg into @m. */
 static void get_region_block(struct crucible *c, unsigned int leg, u64 blk,
@@ -522,6 +594,7 @@ static void get_region_block(struct crucible *c, unsigned int leg, u64 blk,
 			/* Unreadable: as suspicious as a failed check. */
 			memset(&m[k], 0, sizeof(m[k]));
 			m[k].dirty = true;
+			m[k].stamped = true;
 			continue;
 		}
 		e = (struct crucible_region_entry *)data + k;
@@ -628,10 +701,17 @@ int crucible_md_assemble(struct crucible *c, char **error)
 					 mt + i * CRUCIBLE_ENTRIES_PER_BLOCK);
 		}
 		for (k = 0; k < nr; k++) {
-			for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
-				if (formatted & BIT(i))
-					m[i] = mt[i * CRUCIBLE_ENTRIES_PER_BLOCK + k];
+			bool stamped = false;
+
+			for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+				if (!(formatted & BIT(i)))
+					continue;
+				m[i] = mt[i * CRUCIBLE_ENTRIES_PER_BLOCK + k];
+				stamped |= m[i].stamped;
+			}
 			st = assemble_region(c, m, formatted, source_mask);
+			if (stamped)
+				st |= RS_INIT;
 			c->rstate[first + k] = st;
 			if (st & (RS_STALE_MASK | RS_REHASH))
 				c->unsynced++;
@@ -655,30 +735,35 @@ static int write_leg_metadata(struct crucible *c, unsigned int leg)
 
 /*
  * Mark regions dirty on every alive leg and make that durable before the
- * caller writes data into them.
+ * caller writes data into them.  A region marked for the first time gets
+ * its records initialised in the same write (init_region_records()).
  */
 int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 			   unsigned int nr)
 {
 	struct crucible_region_meta m;
 	unsigned int i, n, ok = 0;
+	int err;
 	u8 alive;
 
+	if (!crucible_md_begin(c))
+		return -EIO;
 	mutex_lock(&c->mark_lock);
-	spin_lock_irq(&c->lock);
-	alive = crucible_alive_mask(c);
-	spin_unlock_irq(&c->lock);
+	alive = crucible_alive_legs(c);
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		if (!(alive & BIT(i)))
 			continue;
-		for (n = 0; n < nr; n++) {
+		err = 0;
+		for (n = 0; n < nr && !err; n++) {
+			if (!(READ_ONCE(c->rstate[regions[n]]) & RS_INIT))
+				err = init_region_records(c, i, regions[n]);
 			crucible_md_get_region(c, i, regions[n], &m);
 			m.dirty = true;
-			if (crucible_md_set_region(c, i, regions[n], &m))
-				break;
+			if (!err)
+				err = crucible_md_set_region(c, i, regions[n], &m);
 		}
-		if (n < nr || write_leg_metadata(c, i))
+		if (err || write_leg_metadata(c, i))
 			crucible_leg_failed(c, i, -EIO);
 		else
 			ok++;
@@ -687,153 +772,394 @@ int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 	if (ok) {
 		spin_lock_irq(&c->lock);
 		for (n = 0; n < nr; n++)
-			c->rstate[regions[n]] |= RS_DIRTY;
+			c->rstate[regions[n]] |= RS_DIRTY | RS_INIT;
 		spin_unlock_irq(&c->lock);
 	}
 	mutex_unlock(&c->mark_lock);
+	crucible_md_end(c);
 	return ok ? 0 : -EIO;
 }
 
 /*
- * Region @r is clean in memory (state @s) but @leg, coming back, still has
- * it dirty (@m): writes were in flight when the leg went out, and commits
- * cleaned the other legs' entries since.  It may be cleaned on @leg too if
- * the leg is in sync there and its stamp is that of an alive in-sync peer
- * whose entry is clean.
+ * The leg's superblock as it is on the device now.  Returns 0 with *@flush
+ * its flush number, or an error with *@why saying what is wrong with it.
  */
-static bool entry_cleanable(struct crucible *c, unsigned int leg, u64 r, u32 s,
-			    const struct crucible_region_meta *m)
+static int reread_leg_sb(struct crucible *c, unsigned int leg, u64 *seq,
+			 u64 *flush, const char **why)
 {
-	struct crucible_region_meta peer;
-	int i, src = -1;
+	enum crucible_sb_verdict v;
+	struct crucible_sb *sb;
+	int err;
 
-	if (!m->dirty || !m->valid ||
-	    (s & (BIT(leg) | RS_REHASH | RS_LOCKED)))
-		return false;
-	spin_lock_irq(&c->lock);
-	for (i = 0; i < CRUCIBLE_NR_LEGS && src < 0; i++)
-		if (i != leg && c->legs[i].state == CRUCIBLE_LEG_ALIVE &&
-		    !(c->rstate[r] & BIT(i)))
-			src = i;
-	spin_unlock_irq(&c->lock);
-	if (src < 0)
-		return false;
-	crucible_md_get_region(c, src, r, &peer);
-	return !peer.dirty && peer.valid && peer.generation == m->generation &&
-	       peer.flush == m->flush;
+	sb = kmalloc(sizeof(*sb), GFP_KERNEL);
+	if (!sb) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	v = read_leg_sb(c, leg, sb, &err);
+	if (err) {
+		*why = "its superblock cannot be read";
+	} else if (v != CRUCIBLE_SB_VALID) {
+		*why = "its superblock is not valid any more: replace the leg (replace_leg)";
+		err = -EINVAL;
+	} else if (memcmp(sb->uuid, c->uuid, sizeof(c->uuid)) ||
+		   le32_to_cpu(sb->leg_index) != leg) {
+		*why = "it now holds another volume or another leg: replace the leg (replace_leg)";
+		err = -EINVAL;
+	} else {
+		*seq = le64_to_cpu(sb->seq);
+		*flush = le64_to_cpu(sb->flush);
+	}
+	kfree(sb);
+	return err;
 }
 
 /*
- * A leg comes back into service: regions marked dirty while it was out
- * are not dirty on it, yet writes will reach it at once.  Mark them on it
- * too, before it takes a write, or a crash could leave it with records
- * ahead of its data in a region its own entry calls clean.
- *
- * The other way round, regions the leg left dirty (writes in flight when it
- * went out) and that commits cleaned on the other legs meanwhile: where the
- * leg is in sync and its stamp is its peers', its data and records are
- * made durable and its entry is cleaned too, or the next assembly would
- * rehash the region and call every other leg stale in it.
- *
- * Returns with mark_lock held on success: the caller puts the leg in
- * service, then calls crucible_md_unlock_marks().
+ * Must @leg, back in service, be repaired in region @r (state @s)?  @m is
+ * its entry as the device holds it now, @peer that of a leg in sync there.
+ * A leg is trusted only as far as what it holds shows; what it
+ * acknowledged does not count: a leg may acknowledge writes, flushes and
+ * FUAs and keep none of them (a remote host that lost its page cache, an
+ * enclosure that lost power).
  */
-int crucible_md_prepare_leg(struct crucible *c, unsigned int leg)
+static bool leg_lags(const struct crucible_region_meta *m,
+		     const struct crucible_region_meta *peer, u32 s,
+		     bool lost, u64 disk_flush, bool committed_since)
 {
-	struct crucible_region_meta m;
-	bool flushed = false, can_clean;
-	int err;
-	u32 s;
-	u64 r;
+	/* Stamped by a commit it missed, or its entry is damaged. */
+	if (!m->valid || m->generation != peer->generation ||
+	    m->flush != peer->flush)
+		return true;
+	/* It lost a dirty mark, or missed one made while it was out. */
+	if (!m->dirty && peer->dirty)
+		return true;
+	/* It lost commits: whatever was stamped since may be missing. */
+	if (lost && peer->flush > disk_flush)
+		return true;
+	/*
+	 * Written since the last commit, and no commit since the leg went
+	 * out: it acknowledged those writes, but no flush made them durable.
+	 */
+	return (s & RS_WRITTEN) && !committed_since;
+}
 
+/*
+ * A leg comes back into service.  Before it takes a write:
+ *
+ * - what it still has in dm-bufio's cache goes out (records of writes it
+ *   completed before it went out); if it fails that, it is not taken back;
+ * - then the cache is dropped, and its superblock and region table are read
+ *   again from the device.  A superblock older than the last one it
+ *   acknowledged means it lost acknowledged writes: it is verified (its
+ *   data compared, not only its records) wherever it is stale, and made
+ *   stale wherever a later commit stamped something;
+ * - every region whose entry on the leg lags what the target wrote to its
+ *   peers (leg_lags()) is made stale on it, with its data verified;
+ * - regions marked dirty while it was out are marked dirty on it too, or a
+ *   crash could leave it with records ahead of its data in a region its
+ *   own entry calls clean.
+ *
+ * Returns with mark_lock held on success (no region can be marked dirty
+ * meanwhile): the caller puts the leg in service, then calls
+ * crucible_md_unlock_marks().  *@nr_stale counts the regions made stale.
+ */
+int crucible_md_prepare_leg(struct crucible *c, unsigned int leg,
+			    u64 *nr_stale, const char **why)
+{
+	struct crucible_leg *l = &c->legs[leg];
+	struct crucible_region_meta m, peer;
+	u64 r, seq = 0, disk_flush = 0;
+	bool lost, committed_since, flushed = false;
+	u8 alive;
+	int err, i, p;
+	u32 s;
+
+	*nr_stale = 0;
+	if (!crucible_md_begin(c)) {
+		*why = "the volume is fenced";
+		return -EIO;
+	}
 	mutex_lock(&c->mark_lock);
 	/*
 	 * The first call collects dm-bufio's error from writes that failed
 	 * while the leg was out; the second tells whether it takes writes now.
-	 * Only a leg whose records all reached it may have entries cleaned.
 	 */
-	can_clean = !dm_bufio_write_dirty_buffers(c->legs[leg].bufio);
+	dm_bufio_write_dirty_buffers(l->bufio);
+	err = dm_bufio_write_dirty_buffers(l->bufio);
+	if (err) {
+		*why = "the leg still fails writes";
+		goto fail;
+	}
+	dm_bufio_client_reset(l->bufio);
+	err = reread_leg_sb(c, leg, &seq, &disk_flush, why);
+	if (err)
+		goto fail;
+	lost = seq < l->sb_acked_seq || disk_flush < l->sb_acked_flush;
+	if (lost)
+		vol_warn(c, "leg %u lost writes it acknowledged: its superblock has flush %llu (seq %llu), it acknowledged flush %llu (seq %llu); its copy is verified wherever it may differ",
+			 leg, (unsigned long long)disk_flush, (unsigned long long)seq,
+			 (unsigned long long)l->sb_acked_flush,
+			 (unsigned long long)l->sb_acked_seq);
+
+	spin_lock_irq(&c->lock);
+	alive = crucible_alive_mask(c) & ~BIT(leg);
+	committed_since = c->flush != l->out_flush;
+	spin_unlock_irq(&c->lock);
 	for (r = 0; r < c->geo.nr_regions; r++) {
+		if (!(r % (ASSEMBLY_PREFETCH * CRUCIBLE_ENTRIES_PER_BLOCK)))
+			dm_bufio_prefetch(l->bufio, region_entry_block(c, r),
+					  min_t(u64, ASSEMBLY_PREFETCH,
+						c->geo.region_table_blocks -
+						r / CRUCIBLE_ENTRIES_PER_BLOCK));
 		s = READ_ONCE(c->rstate[r]);
 		crucible_md_get_region(c, leg, r, &m);
-		if (s & RS_DIRTY) {
-			if (m.dirty && m.valid)
-				continue;
-			m.dirty = true;
-		} else {
-			/* Under mark_lock: no write can make it dirty now. */
-			if (!can_clean || !entry_cleanable(c, leg, r, s, &m))
-				continue;
-			if (!flushed) {
-				/* Its data and records first, then the entry. */
-				err = write_leg_metadata(c, leg);
-				if (!err)
-					err = flush_leg(c, leg);
-				if (err)
-					goto fail;
-				flushed = true;
+		p = -1;
+		for (i = 0; i < CRUCIBLE_NR_LEGS && p < 0; i++)
+			if ((alive & BIT(i)) && !(s & BIT(i)))
+				p = i;
+		if (s & BIT(leg)) {
+			if (lost) {
+				spin_lock_irq(&c->lock);
+				c->rstate[r] |= RS_VERIFY;
+				spin_unlock_irq(&c->lock);
 			}
-			m.dirty = false;
+		} else if (p >= 0) {
+			crucible_md_get_region(c, p, r, &peer);
+			if (leg_lags(&m, &peer, s, lost, disk_flush,
+				     committed_since)) {
+				spin_lock_irq(&c->lock);
+				__crucible_set_stale(c, r, BIT(leg) | RS_VERIFY);
+				spin_unlock_irq(&c->lock);
+				(*nr_stale)++;
+			} else if (m.dirty && !peer.dirty && !(s & RS_DIRTY)) {
+				/*
+				 * It went out with writes in flight and the
+				 * peers' entries were cleaned since, with no
+				 * write in between: what it holds is what
+				 * that commit made durable.  Its data and
+				 * records go out first, then its entry is
+				 * cleaned too, or the next assembly would
+				 * rehash the region.
+				 */
+				if (!flushed) {
+					err = write_leg_metadata(c, leg);
+					if (err) {
+						*why = "the leg still fails writes";
+						goto fail;
+					}
+					flushed = true;
+				}
+				m.dirty = false;
+				err = crucible_md_set_region(c, leg, r, &m);
+				if (err) {
+					*why = "the leg's region table cannot be read";
+					goto fail;
+				}
+			}
 		}
-		err = crucible_md_set_region(c, leg, r, &m);
-		if (err)
-			goto fail;
+		if ((s & RS_DIRTY) && !(m.dirty && m.valid)) {
+			m.dirty = true;
+			err = crucible_md_set_region(c, leg, r, &m);
+			if (err) {
+				*why = "the leg's region table cannot be read";
+				goto fail;
+			}
+		}
 		cond_resched();
 	}
 	err = write_leg_metadata(c, leg);
 	if (!err)
 		return 0;
+	*why = "the leg still fails writes";
 fail:
 	mutex_unlock(&c->mark_lock);
+	crucible_md_end(c);
 	return err;
 }
 
 void crucible_md_unlock_marks(struct crucible *c)
 {
 	mutex_unlock(&c->mark_lock);
+	crucible_md_end(c);
 }
 
 /*
- * Has a newer owner taken the legs over?  Activation writes the new
- * generation to every leg before its first I/O, so an owner that finds a
- * higher generation on any leg stops at once: it commits nothing more and
- * fails all I/O (DESIGN.md "Generations and fencing").  Checked at every
- * commit, which bounds how long a fenced owner can go on writing.
+ * Fencing (DESIGN.md "Generations and fencing").  A new owner of the legs
+ * writes its higher generation to both superblock copies of every leg
+ * before it reads their metadata; an old owner must write nothing after
+ * that.  Two mechanisms:
+ *
+ * - In one kernel (a second table over the same legs, an agent taking a
+ *   volume over from another on the same host), the new owner fences the
+ *   old one itself before it assembles (crucible_fence()): no metadata
+ *   operation of the old one may start after that, those in progress and
+ *   its data writes in flight are waited for, and its dirty metadata is
+ *   written out then, so that nothing of it lands after the takeover.
+ *   crucible_md_begin() / crucible_md_end() bracket every metadata
+ *   operation for that.
+ * - Across machines, every metadata operation first reads the superblocks
+ *   of the legs in service (crucible_md_check_fence()): a higher generation
+ *   on any leg fences the volume.  Data writes into regions already dirty
+ *   need no metadata write; they stop at the next commit at the latest
+ *   (commit_period), so across machines an old owner's writes can still
+ *   land for that long after a takeover.
+ *
+ * Both fail closed: an operation that cannot tell is not done.
  */
-static bool check_fenced(struct crucible *c)
+bool crucible_md_begin(struct crucible *c)
 {
-	struct crucible_sb *sb;
-	bool fenced = false;
-	unsigned int copy;
-	u8 alive;
-	int i;
+	atomic_inc(&c->md_ops);
+	/* Against crucible_fence(): it sets the mode, then reads the count. */
+	smp_mb__after_atomic();
+	if (READ_ONCE(c->mode) != CRUCIBLE_MODE_FENCED)
+		return true;
+	crucible_md_end(c);
+	return false;
+}
 
-	sb = kmalloc(sizeof(*sb), GFP_NOIO);
-	if (!sb)
-		return false;
-	spin_lock_irq(&c->lock);
-	alive = crucible_alive_mask(c);
-	spin_unlock_irq(&c->lock);
-	for (i = 0; i < CRUCIBLE_NR_LEGS && !fenced; i++) {
+void crucible_md_end(struct crucible *c)
+{
+	if (atomic_dec_and_test(&c->md_ops))
+		wake_up(&c->inflight_wait);
+}
+
+/*
+ * Begin a metadata operation that writes: not fenced in this kernel, and no
+ * newer owner on the legs.  0, or an error with nothing begun.
+ */
+int crucible_md_enter(struct crucible *c)
+{
+	int r;
+
+	if (!crucible_md_begin(c))
+		return -EIO;
+	r = crucible_md_check_fence(c);
+	if (r)
+		crucible_md_end(c);
+	return r;
+}
+
+static void fence_read_done(unsigned long error, void *context)
+{
+	struct crucible_fence_read *fr = context;
+
+	fr->error = error;
+	if (atomic_dec_and_test(&fr->c->fence_reads))
+		complete(&fr->c->fence_done);
+}
+
+/*
+ * Has a newer owner taken the legs over?  Reads both superblock copies of
+ * every leg in service, all legs at once.  Returns 0, or -EIO when the
+ * volume is (now) fenced or no leg could be read.
+ */
+int crucible_md_check_fence(struct crucible *c)
+{
+	struct dm_io_region where;
+	struct dm_io_request req = {
+		.bi_opf = REQ_OP_READ | REQ_SYNC,
+		.mem.type = DM_IO_KMEM,
+		.notify.fn = fence_read_done,
+		.client = c->io_client,
+	};
+	u64 higher = 0;
+	int i, copy, leg = -1, read = 0;
+	u8 alive;
+
+	mutex_lock(&c->fence_lock);
+	alive = crucible_alive_legs(c);
+	atomic_set(&c->fence_reads, 1);
+	reinit_completion(&c->fence_done);
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		struct crucible_fence_read *fr = &c->fence_read[i];
+
+		fr->c = c;
+		fr->error = 0;
 		if (!(alive & BIT(i)))
 			continue;
+		where.bdev = c->legs[i].dev->bdev;
+		where.sector = 0;
+		where.count = CRUCIBLE_SB_COPIES << (CRUCIBLE_BLOCK_SHIFT - 9);
+		req.mem.ptr.addr = fr->sb;
+		req.notify.context = fr;
+		atomic_inc(&c->fence_reads);
+		if (dm_io(&req, 1, &where, NULL, IOPRIO_DEFAULT)) {
+			fr->error = 1;
+			atomic_dec(&c->fence_reads);
+		}
+	}
+	if (!atomic_dec_and_test(&c->fence_reads))
+		wait_for_completion(&c->fence_done);
+
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		struct crucible_fence_read *fr = &c->fence_read[i];
+
+		if (!(alive & BIT(i)))
+			continue;
+		if (fr->error) {
+			crucible_leg_failed(c, i, -EIO);
+			continue;
+		}
+		read++;
 		for (copy = 0; copy < CRUCIBLE_SB_COPIES; copy++) {
-			if (read_sb_copy(c, i, copy, sb) ||
-			    crucible_sb_check(sb) != CRUCIBLE_SB_VALID ||
-			    memcmp(sb->uuid, c->uuid, sizeof(c->uuid)))
+			const struct crucible_sb *sb = &fr->sb[copy];
+
+			if (crucible_sb_check(sb) != CRUCIBLE_SB_VALID ||
+			    memcmp(sb->uuid, c->uuid, sizeof(c->uuid)) ||
+			    le64_to_cpu(sb->generation) <= c->generation)
 				continue;
-			if (le64_to_cpu(sb->generation) > c->generation) {
-				DMERR("%s: leg %d has generation %llu > ours (%llu): fenced",
-				      dm_table_device_name(c->ti->table), i,
-				      (unsigned long long)le64_to_cpu(sb->generation),
-				      (unsigned long long)c->generation);
-				fenced = true;
-				break;
+			if (le64_to_cpu(sb->generation) > higher) {
+				higher = le64_to_cpu(sb->generation);
+				leg = i;
 			}
 		}
 	}
-	kfree(sb);
-	return fenced;
+	mutex_unlock(&c->fence_lock);
+	if (!read)
+		return -EIO;
+	if (!higher)
+		return 0;
+	spin_lock_irq(&c->lock);
+	c->mode = CRUCIBLE_MODE_FENCED;
+	spin_unlock_irq(&c->lock);
+	DMERR("%s: leg %d has generation %llu > ours (%llu): fenced",
+	      dm_table_device_name(c->ti->table), leg,
+	      (unsigned long long)higher, (unsigned long long)c->generation);
+	crucible_raise_event(c);
+	return -EIO;
+}
+
+/*
+ * Fence @c, another instance of a volume that a new owner in this kernel
+ * takes over: when this returns, nothing of @c reaches the legs any more.
+ */
+void crucible_md_fence(struct crucible *c, u64 by_generation)
+{
+	enum crucible_mode was;
+	int i;
+
+	spin_lock_irq(&c->lock);
+	was = c->mode;
+	c->mode = CRUCIBLE_MODE_FENCED;
+	spin_unlock_irq(&c->lock);
+	/* Against crucible_md_begin(): the mode first, then the count. */
+	smp_mb();
+	wait_event(c->inflight_wait, !atomic_read(&c->md_ops) &&
+		   !atomic_read(&c->writes_in_flight));
+	/*
+	 * What it still holds dirty (records of writes that completed before
+	 * the fence) goes out now, before the new owner reads the legs, and
+	 * never after: nothing can dirty its buffers again.
+	 */
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (c->legs[i].bufio)
+			dm_bufio_write_dirty_buffers(c->legs[i].bufio);
+	if (was != CRUCIBLE_MODE_FENCED) {
+		DMERR("%s: taken over by a table with generation %llu: fenced",
+		      dm_table_device_name(c->ti->table),
+		      (unsigned long long)by_generation);
+		crucible_raise_event(c);
+	}
 }
 
 /*
@@ -847,13 +1173,9 @@ int crucible_md_commit(struct crucible *c)
 	u8 alive;
 	int i, ok;
 
-	if (check_fenced(c)) {
-		spin_lock_irq(&c->lock);
-		c->mode = CRUCIBLE_MODE_FENCED;
-		spin_unlock_irq(&c->lock);
-		crucible_raise_event(c);
-		return -EIO;
-	}
+	ok = crucible_md_enter(c);
+	if (ok)
+		return ok;
 
 	/* Decide under the lock what this commit stamps and cleans. */
 	spin_lock_irq(&c->lock);
@@ -902,14 +1224,13 @@ int crucible_md_commit(struct crucible *c)
 			} else {
 				m.dirty = false;
 			}
-			crucible_md_set_region(c, i, r, &m);
+			if (crucible_md_set_region(c, i, r, &m))
+				crucible_leg_failed(c, i, -EIO);
 		}
 		cond_resched();
 	}
 
-	spin_lock_irq(&c->lock);
-	alive = crucible_alive_mask(c);
-	spin_unlock_irq(&c->lock);
+	alive = crucible_alive_legs(c);
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 		if ((alive & (1U << i)) && write_leg_metadata(c, i))
 			crucible_leg_failed(c, i, -EIO);
@@ -921,6 +1242,7 @@ int crucible_md_commit(struct crucible *c)
 	spin_unlock_irq(&c->lock);
 	ok = crucible_md_write_sbs(c);
 	c->last_commit = jiffies;
+	crucible_md_end(c);
 	return ok;
 }
 

@@ -185,7 +185,10 @@ static int put_volume(struct sk_buff *skb, struct crucible *c)
 	    nla_put_u64_64bit(skb, CRUCIBLE_ATTR_HYDRATION_TOTAL, v.total,
 			      CRUCIBLE_ATTR_PAD) ||
 	    nla_put_u32(skb, CRUCIBLE_ATTR_REPAIR_THROTTLE, v.repair_throttle) ||
-	    nla_put_u32(skb, CRUCIBLE_ATTR_HYDRATION_THROTTLE, v.hydrate_throttle))
+	    nla_put_u32(skb, CRUCIBLE_ATTR_HYDRATION_THROTTLE, v.hydrate_throttle) ||
+	    nla_put_u64_64bit(skb, CRUCIBLE_ATTR_UNRECOVERABLE,
+			      atomic64_read(&c->nr_unrecoverable),
+			      CRUCIBLE_ATTR_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -695,16 +698,17 @@ static void event_sync(struct crucible *c, u8 cmd, const struct volume_snap *v)
 	event_send(skb, hdr);
 }
 
-static void event_mismatch(struct crucible *c, unsigned int leg, u64 block)
+static void event_block(struct crucible *c, const struct crucible_nl_mismatch *m)
 {
 	struct sk_buff *skb;
 	void *hdr;
 
-	skb = event_new(c, CRUCIBLE_EVENT_MISMATCH, &hdr);
+	skb = event_new(c, m->cmd, &hdr);
 	if (!skb)
 		return;
-	if (nla_put_u8(skb, CRUCIBLE_ATTR_LEG, leg) ||
-	    nla_put_u64_64bit(skb, CRUCIBLE_ATTR_BLOCK, block, CRUCIBLE_ATTR_PAD)) {
+	if ((m->cmd == CRUCIBLE_EVENT_MISMATCH &&
+	     nla_put_u8(skb, CRUCIBLE_ATTR_LEG, m->leg)) ||
+	    nla_put_u64_64bit(skb, CRUCIBLE_ATTR_BLOCK, m->block, CRUCIBLE_ATTR_PAD)) {
 		nlmsg_free(skb);
 		return;
 	}
@@ -745,18 +749,31 @@ static void send_gone(struct crucible *c)
  * Queue an integrity mismatch for the next event; any context.  A full
  * queue drops the newest: the counter in the status line still counts it.
  */
-void crucible_nl_mismatch(struct crucible *c, unsigned int leg, u64 block)
+static void queue_block_event(struct crucible *c, u8 cmd, u8 leg, u64 block)
 {
+	struct crucible_nl_mismatch *m;
 	unsigned long flags;
 
 	spin_lock_irqsave(&c->lock, flags);
 	if (c->nl_nr_mismatch < CRUCIBLE_NL_MISMATCH_QUEUE) {
-		c->nl_mismatch[c->nl_nr_mismatch].leg = leg;
-		c->nl_mismatch[c->nl_nr_mismatch].block = block;
-		c->nl_nr_mismatch++;
+		m = &c->nl_mismatch[c->nl_nr_mismatch++];
+		m->cmd = cmd;
+		m->leg = leg;
+		m->block = block;
 	}
 	spin_unlock_irqrestore(&c->lock, flags);
 	crucible_raise_event(c);
+}
+
+void crucible_nl_mismatch(struct crucible *c, unsigned int leg, u64 block)
+{
+	queue_block_event(c, CRUCIBLE_EVENT_MISMATCH, leg, block);
+}
+
+/* Queue "no leg has a good copy of @block"; any context. */
+void crucible_nl_unrecoverable(struct crucible *c, u64 block)
+{
+	queue_block_event(c, CRUCIBLE_EVENT_UNRECOVERABLE, 0, block);
 }
 
 /*
@@ -805,7 +822,7 @@ void crucible_nl_notify(struct crucible *c)
 		progress_later = true;	/* too soon: a later event reports it */
 	}
 	for (i = 0; i < nr; i++)
-		event_mismatch(c, mm[i].leg, mm[i].block);
+		event_block(c, &mm[i]);
 	if (hydrated && !c->nl_hydrated_sent)
 		event_hydrated(c, &v);
 remember:

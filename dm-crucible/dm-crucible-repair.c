@@ -35,20 +35,52 @@ static int read_chunk(struct crucible *c, unsigned int leg, u64 b0,
 }
 
 /*
- * Read the source's records of a chunk.  Returns the number of written
- * blocks, or -EILSEQ if a record fails its check.
+ * What repair works out about one chunk of a region before it writes
+ * anything.  Bit i of each map is block b0 + i.
  */
-static int source_records(struct crucible *c, unsigned int src, u64 b0,
-			  unsigned int n, u64 *hash, u32 *flush)
+struct repair_chunk {
+	u64 b0;
+	unsigned int n;
+	unsigned int src;
+	u8 peers;		/* alive legs in sync in the region, not src */
+	u8 read;		/* legs whose data of the chunk is in repair_buf */
+	DECLARE_BITMAP(src_rec, CRUCIBLE_REPAIR_CHUNK_BLOCKS);	/* rewrite src's record */
+	DECLARE_BITMAP(no_rec, CRUCIBLE_REPAIR_CHUNK_BLOCKS);	/* no leg has a record */
+	DECLARE_BITMAP(src_fix, CRUCIBLE_REPAIR_CHUNK_BLOCKS);	/* rewrite src's data */
+	DECLARE_BITMAP(bad, CRUCIBLE_REPAIR_CHUNK_BLOCKS);	/* no copy matches */
+};
+
+/*
+ * The records of a chunk: the source's, or where the source's record of a
+ * block is lost or fails its check, the first valid one of a leg in sync
+ * with it (the source's is then rewritten).  A block no such leg has a
+ * valid record of is in no_rec.  Returns the number of blocks with data,
+ * or the source's read error.
+ */
+static int chunk_records(struct crucible *c, struct repair_chunk *ch,
+			 u64 *hash, u32 *flush)
 {
 	struct crucible_rec rec;
-	unsigned int i;
+	unsigned int i, t;
 	int r, written = 0;
 
-	for (i = 0; i < n; i++) {
-		r = crucible_md_get_record(c, src, b0 + i, &rec);
-		if (r)
+	for (i = 0; i < ch->n; i++) {
+		u64 b = ch->b0 + i;
+
+		r = crucible_md_get_record(c, ch->src, b, &rec);
+		if (r && r != -EILSEQ)
 			return r;
+		if (r) {
+			__set_bit(i, ch->src_rec);
+			for (t = 0; t < CRUCIBLE_NR_LEGS && r; t++)
+				if (ch->peers & BIT(t))
+					r = crucible_md_get_record(c, t, b, &rec);
+			if (r) {
+				__set_bit(i, ch->no_rec);
+				rec.hash = CRUCIBLE_HASH_UNWRITTEN;
+				rec.flush = 0;
+			}
+		}
 		hash[i] = rec.hash;
 		flush[i] = rec.flush;
 		if (crucible_hash_has_data(rec.hash))
@@ -58,12 +90,44 @@ static int source_records(struct crucible *c, unsigned int src, u64 b0,
 }
 
 /*
- * The hash a block of a region found dirty at assembly gets: its records
- * may lag the data, so the source's data decides (an all-zero block with
- * no record stays unwritten).  One exception: when the source's copy fails
- * a record of its own and another leg's copy matches that record, the
- * source's copy is the damaged one, and the other copy replaces it in the
- * source buffer (*src_bad tells the caller to write it back).
+ * Block @i of the source does not match its record @h: find a leg whose
+ * copy does, among the legs read already and then the source's peers,
+ * and put that copy in the source's buffer.  Returns false if no copy
+ * matches.
+ */
+static bool find_good_copy(struct crucible *c, struct repair_chunk *ch,
+			   unsigned int i, u64 h, void *buf)
+{
+	void *dst = leg_block(c, ch->src, i);
+	unsigned int t;
+
+	for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
+		if (t == ch->src || !(ch->read & BIT(t)) ||
+		    crucible_block_hash(leg_block(c, t, i)) != h)
+			continue;
+		memcpy(dst, leg_block(c, t, i), CRUCIBLE_BLOCK_SIZE);
+		return true;
+	}
+	for (t = 0; t < CRUCIBLE_NR_LEGS && buf; t++) {
+		if (!(ch->peers & BIT(t)) || (ch->read & BIT(t)))
+			continue;
+		if (crucible_sync_io(c, t, REQ_OP_READ, 0,
+				     c->geo.data_start + ch->b0 + i, 1, buf) ||
+		    crucible_block_hash(buf) != h)
+			continue;
+		memcpy(dst, buf, CRUCIBLE_BLOCK_SIZE);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The hash a block gets when its record may lag its data (a region found
+ * dirty at assembly) or no leg has a record of it: the source's data
+ * decides (an all-zero block with no record stays unwritten).  One
+ * exception: when the source's copy fails a record of its own and another
+ * copy read matches that record, the source's copy is the damaged one, and
+ * the other copy replaces it in the source buffer (src_fix).
  *
  * A block marked zeroed stays so: its data area means nothing.  On a
  * volume with a parent, a record that no copy matches over an all-zero
@@ -71,14 +135,13 @@ static int source_records(struct crucible *c, unsigned int src, u64 b0,
  * disk (records can be written back before the data is flushed): the
  * block was unwritten before it, and reads from the parent again.
  */
-static u64 rehash_block(struct crucible *c, unsigned int src, u8 others,
-			unsigned int i, u64 block, u64 rec_hash, bool *src_bad)
+static u64 rehash_block(struct crucible *c, struct repair_chunk *ch,
+			unsigned int i, u64 rec_hash)
 {
-	void *data = leg_block(c, src, i);
-	unsigned int t;
+	void *data = leg_block(c, ch->src, i);
+	u64 block = ch->b0 + i;
 	u64 h;
 
-	*src_bad = false;
 	if (rec_hash == CRUCIBLE_HASH_ZEROED)
 		return rec_hash;
 	if (!rec_hash && block_is_zero(data))
@@ -86,12 +149,8 @@ static u64 rehash_block(struct crucible *c, unsigned int src, u8 others,
 	h = crucible_block_hash(data);
 	if (!rec_hash || h == rec_hash)
 		return h;
-	for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
-		if (!(others & BIT(t)) ||
-		    crucible_block_hash(leg_block(c, t, i)) != rec_hash)
-			continue;
-		memcpy(data, leg_block(c, t, i), CRUCIBLE_BLOCK_SIZE);
-		*src_bad = true;
+	if (find_good_copy(c, ch, i, rec_hash, NULL)) {
+		__set_bit(i, ch->src_fix);
 		return rec_hash;
 	}
 	if (c->parent_recorded && block_is_zero(data) &&
@@ -127,21 +186,22 @@ static int crucible_copy_runs(struct crucible *c, unsigned int leg, void *src,
 /*
  * Bring one leg's copy of a chunk in line with the source's.  With
  * @have_data the leg's data is in its buffer and decides what differs;
- * otherwise its records do.
+ * otherwise its records do.  Blocks no copy of which matches their record
+ * (bad) are not copied: their records say what they should hold, and
+ * reads of them fail until they are written again.
  */
-static int repair_chunk_leg(struct crucible *c, unsigned int leg,
-			    unsigned int src, u64 b0, unsigned int n,
-			    bool have_data, u64 *copied)
+static int repair_chunk_leg(struct crucible *c, struct repair_chunk *ch,
+			    unsigned int leg, bool have_data, u64 *copied)
 {
 	DECLARE_BITMAP(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
 	const u64 *hash = c->repair_hash;
+	unsigned int i, src = ch->src;
 	struct crucible_rec rec;
-	unsigned int i;
 	int r;
 
 	bitmap_zero(differs, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
-	for (i = 0; i < n; i++) {
-		if (hash[i] == CRUCIBLE_HASH_ZEROED)
+	for (i = 0; i < ch->n; i++) {
+		if (hash[i] == CRUCIBLE_HASH_ZEROED || test_bit(i, ch->bad))
 			continue;	/* no data to copy, the record says it */
 		if (hash[i] == CRUCIBLE_HASH_UNWRITTEN) {
 			/*
@@ -158,19 +218,19 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg,
 				__set_bit(i, differs);
 			continue;
 		}
-		r = crucible_md_get_record(c, leg, b0 + i, &rec);
+		r = crucible_md_get_record(c, leg, ch->b0 + i, &rec);
 		if (r == -EILSEQ || (!r && rec.hash != hash[i]))
 			__set_bit(i, differs);
 		else if (r)
 			return r;
 	}
-	r = crucible_copy_runs(c, leg, c->repair_buf[src], b0, n, differs,
-			       copied);
+	r = crucible_copy_runs(c, leg, c->repair_buf[src], ch->b0, ch->n,
+			       differs, copied);
 	if (r)
 		return r;
 	/* Records follow the source's, block for block. */
-	for (i = 0; i < n; i++) {
-		r = crucible_md_set_records(c, leg, b0 + i, 1, &hash[i],
+	for (i = 0; i < ch->n; i++) {
+		r = crucible_md_set_records(c, leg, ch->b0 + i, 1, &hash[i],
 					    c->repair_flush[i]);
 		if (r)
 			return r;
@@ -180,75 +240,87 @@ static int repair_chunk_leg(struct crucible *c, unsigned int leg,
 
 /*
  * Repair one chunk of a region from @src to the legs in *@targets (a leg
- * that fails is failed and dropped from the mask).  Returns -EILSEQ when
- * the source's copy of a block fails its record (another leg must be the
- * source), another error when the source fails.
+ * that fails is failed and dropped from the mask).  Each block is checked
+ * against its record before it is copied: a source copy that fails it is
+ * replaced by a good copy from another leg, and a block with no good copy
+ * anywhere is reported unrecoverable and not copied; either way the rest
+ * of the chunk goes on.  Returns an error only when the source fails.
  */
-static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
-			u64 b0, unsigned int n, bool rehash, bool verify,
-			u64 *copied)
+static int repair_chunk(struct crucible *c, unsigned int src, u8 peers,
+			u8 *targets, u64 b0, unsigned int n, bool rehash,
+			bool verify, u64 *copied)
 {
-	DECLARE_BITMAP(src_fix, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
+	struct repair_chunk ch = {
+		.b0 = b0, .n = n, .src = src, .peers = peers,
+	};
 	u64 *hash = c->repair_hash;
 	u32 *flush = c->repair_flush;
-	bool have_data = rehash || verify, bad;
+	bool have_data = rehash || verify;
+	void *buf = NULL;
 	unsigned int i, t;
 	u64 h;
 	int r;
 
-	r = source_records(c, src, b0, n, hash, flush);
-	if (r == -EILSEQ && rehash) {
-		/* Rehashing rewrites the records from the data anyway. */
-		memset(hash, 0, n * sizeof(*hash));
-		memset(flush, 0, n * sizeof(*flush));
-		r = 0;
-	}
+	r = chunk_records(c, &ch, hash, flush);
 	if (r < 0)
 		return r;
 	/* A chunk never written needs no data read, only records. */
-	if (!r && !rehash)
+	if (!r && !rehash && bitmap_empty(ch.no_rec, n))
 		have_data = false;
-	if (r || rehash) {
+	if (r || rehash || !bitmap_empty(ch.no_rec, n)) {
 		r = read_chunk(c, src, b0, n);
 		if (r)
 			return r;
+		ch.read |= BIT(src);
 	}
 	for (t = 0; t < CRUCIBLE_NR_LEGS && have_data; t++) {
-		if ((*targets & BIT(t)) && read_chunk(c, t, b0, n)) {
+		if (!(*targets & BIT(t)))
+			continue;
+		if (read_chunk(c, t, b0, n)) {
 			crucible_leg_failed(c, t, -EIO);
 			*targets &= ~BIT(t);
-		}
-	}
-
-	bitmap_zero(src_fix, CRUCIBLE_REPAIR_CHUNK_BLOCKS);
-	for (i = 0; i < n; i++) {
-		if (!rehash) {
-			/* Never copy a bad source block over a copy. */
-			if (crucible_hash_has_data(hash[i]) &&
-			    crucible_block_hash(leg_block(c, src, i)) != hash[i]) {
-				atomic64_inc(&c->stats.mismatches);
-				crucible_nl_mismatch(c, src, b0 + i);
-				DMERR_LIMIT("%s: repair: leg %u block %llu fails its record",
-					    dm_table_device_name(c->ti->table),
-					    src, (unsigned long long)(b0 + i));
-				return -EILSEQ;
-			}
 			continue;
 		}
-		h = rehash_block(c, src, *targets, i, b0 + i, hash[i], &bad);
-		if (bad)
-			__set_bit(i, src_fix);
-		if (h != hash[i]) {
-			hash[i] = h;
-			r = crucible_md_set_records(c, src, b0 + i, 1, &hash[i],
-						    flush[i]);
-			if (r)
-				return r;
-		}
+		ch.read |= BIT(t);
 	}
-	if (!bitmap_empty(src_fix, n)) {
+
+	for (i = 0; i < n; i++) {
+		if (rehash || test_bit(i, ch.no_rec)) {
+			h = rehash_block(c, &ch, i, hash[i]);
+			if (h != hash[i])
+				__set_bit(i, ch.src_rec);
+			hash[i] = h;
+			continue;
+		}
+		/* Never copy a bad source block over a copy. */
+		if (!crucible_hash_has_data(hash[i]) ||
+		    crucible_block_hash(leg_block(c, src, i)) == hash[i])
+			continue;
+		atomic64_inc(&c->stats.mismatches);
+		crucible_nl_mismatch(c, src, b0 + i);
+		if (!buf)
+			buf = crucible_block_alloc(c);
+		if (find_good_copy(c, &ch, i, hash[i], buf)) {
+			__set_bit(i, ch.src_fix);
+			continue;
+		}
+		__set_bit(i, ch.bad);
+		crucible_block_unrecoverable(c, b0 + i);
+	}
+	if (buf)
+		crucible_block_free(c, buf);
+
+	if (!bitmap_empty(ch.src_fix, n)) {
 		r = crucible_copy_runs(c, src, c->repair_buf[src], b0, n,
-				       src_fix, copied);
+				       ch.src_fix, copied);
+		if (r)
+			return r;
+	}
+	for (i = 0; i < n; i++) {
+		if (!test_bit(i, ch.src_rec))
+			continue;
+		r = crucible_md_set_records(c, src, b0 + i, 1, &hash[i],
+					    flush[i]);
 		if (r)
 			return r;
 	}
@@ -256,7 +328,7 @@ static int repair_chunk(struct crucible *c, unsigned int src, u8 *targets,
 	for (t = 0; t < CRUCIBLE_NR_LEGS; t++) {
 		if (!(*targets & BIT(t)))
 			continue;
-		if (repair_chunk_leg(c, t, src, b0, n, have_data, copied)) {
+		if (repair_chunk_leg(c, &ch, t, have_data, copied)) {
 			crucible_leg_failed(c, t, -EIO);
 			*targets &= ~BIT(t);
 		}
@@ -311,7 +383,7 @@ void crucible_region_written(struct crucible *c, u64 region, u8 ok)
 	if (ok != all)
 		__crucible_set_stale(c, region, all & ~ok);
 	c->rstate[region] |= RS_WRITTEN;
-	c->need_commit = true;
+	set_bit(CRUCIBLE_F_NEED_COMMIT, &c->flags);
 	spin_unlock_irq(&c->lock);
 }
 
@@ -334,7 +406,7 @@ int crucible_repair_region(struct crucible *c, u64 region)
 {
 	struct crucible_region_meta m;
 	u64 b0, end, copied = 0;
-	u8 alive, targets, done;
+	u8 alive, targets, done, peers;
 	bool rehash, verify;
 	int src, i, r = 0;
 	u32 s;
@@ -350,15 +422,19 @@ int crucible_repair_region(struct crucible *c, u64 region)
 		spin_unlock_irq(&c->lock);
 		return src < 0 ? -ENODEV : 0;
 	}
+	peers = alive & ~(s & RS_STALE_MASK) & ~BIT(src);
 	c->rstate[region] |= RS_LOCKED;
 	spin_unlock_irq(&c->lock);
 
 	wait_event(c->inflight_wait,
 		   !RS_INFLIGHT(READ_ONCE(c->rstate[region])));
 
-	r = crucible_md_mark_dirty(c, &region, 1);
+	r = crucible_md_enter(c);
 	if (r)
 		goto unlock;
+	r = crucible_md_mark_dirty(c, &region, 1);
+	if (r)
+		goto end;
 
 	done = targets;
 	b0 = region << c->geo.region_shift;
@@ -366,17 +442,11 @@ int crucible_repair_region(struct crucible *c, u64 region)
 	for (; b0 < end; b0 += CRUCIBLE_REPAIR_CHUNK_BLOCKS) {
 		unsigned int n = min_t(u64, CRUCIBLE_REPAIR_CHUNK_BLOCKS, end - b0);
 
-		r = repair_chunk(c, src, &done, b0, n, rehash, verify, &copied);
-		if (r == -EILSEQ) {
-			/* The source is bad here too: let another leg be it. */
-			spin_lock_irq(&c->lock);
-			__crucible_set_stale(c, region, BIT(src) | RS_VERIFY);
-			spin_unlock_irq(&c->lock);
-			goto unlock;
-		}
+		r = repair_chunk(c, src, peers, &done, b0, n, rehash, verify,
+				 &copied);
 		if (r) {
 			crucible_leg_failed(c, src, r);
-			goto unlock;
+			goto end;
 		}
 		cond_resched();
 	}
@@ -386,16 +456,18 @@ int crucible_repair_region(struct crucible *c, u64 region)
 	m.dirty = true;
 	m.valid = true;
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
-		if (done & BIT(i))
-			crucible_md_set_region(c, i, region, &m);
+		if ((done & BIT(i)) && crucible_md_set_region(c, i, region, &m))
+			crucible_leg_failed(c, i, -EIO);
 
 	spin_lock_irq(&c->lock);
 	__crucible_clear_stale(c, region, done | RS_REHASH |
 			       ((c->rstate[region] & RS_STALE_MASK & ~done) ? 0 : RS_VERIFY));
 	/* The next commit stamps every leg alike, the one after cleans it. */
 	c->rstate[region] |= RS_WRITTEN;
-	c->need_commit = true;
+	set_bit(CRUCIBLE_F_NEED_COMMIT, &c->flags);
 	spin_unlock_irq(&c->lock);
+end:
+	crucible_md_end(c);
 unlock:
 	atomic64_add(copied, &c->stats.repaired);
 	c->repair_bytes += copied << CRUCIBLE_BLOCK_SHIFT;
@@ -424,7 +496,9 @@ bool crucible_mark_whole_legs(struct crucible *c)
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		struct crucible_leg *leg = &c->legs[i];
 
-		if (leg->state != CRUCIBLE_LEG_ALIVE || (stale & (1U << i)))
+		/* A failure not yet on disk is recorded first. */
+		if (leg->state != CRUCIBLE_LEG_ALIVE || (stale & (1U << i)) ||
+		    (c->fault_pending & BIT(i)))
 			continue;
 		if (leg->fresh || (c->fault_persisted & (1U << i))) {
 			leg->fresh = false;
@@ -453,7 +527,6 @@ void crucible_repair_work(struct work_struct *ws)
 	unsigned long delay = 0;
 	bool found = false;
 	u8 alive;
-	int r;
 
 	spin_lock_irq(&c->lock);
 	if (c->suspended || c->mode != CRUCIBLE_MODE_RW || !c->assembled) {
@@ -489,10 +562,8 @@ void crucible_repair_work(struct work_struct *ws)
 	}
 	c->repair_active = true;
 	c->repair_bytes = 0;
-	r = crucible_repair_region(c, region);
-	/* On -EILSEQ the region is retried with another source. */
-	if (r != -EILSEQ)
-		c->repair_cursor = region + 1;
+	crucible_repair_region(c, region);
+	c->repair_cursor = region + 1;
 	/* Progress for the agent, at most once a second. */
 	if (time_after_eq(jiffies, c->repair_event + HZ)) {
 		c->repair_event = jiffies;

@@ -37,25 +37,63 @@ enum map_result {
 };
 
 /*
- * Constructor errors name the leg and the value, so they are formatted;
- * ti->error is only read right after the constructor returns, and a small
- * ring of buffers keeps concurrent table loads from sharing one.
+ * Constructor errors name the leg and the value, so they are formatted.
+ * device-mapper reads ti->error once, right after the constructor returns,
+ * and never frees it: each message is allocated and kept for a minute (an
+ * age no caller can reach between our return and that read), then freed
+ * when a later message is made, or when the module goes.  No buffer is
+ * shared: concurrent table loads never overwrite each other's reason.
  */
-#define CRUCIBLE_ERR_SLOTS	8
-#define CRUCIBLE_ERR_LEN	192
-static char crucible_err_ring[CRUCIBLE_ERR_SLOTS][CRUCIBLE_ERR_LEN];
-static atomic_t crucible_err_next = ATOMIC_INIT(0);
+struct crucible_err_msg {
+	struct list_head node;
+	unsigned long made;		/* jiffies */
+	char text[];
+};
+
+#define CRUCIBLE_ERR_KEEP	(60 * HZ)
+
+static LIST_HEAD(crucible_err_msgs);
+static DEFINE_SPINLOCK(crucible_err_lock);
+
+static void free_err_msgs(bool all)
+{
+	struct crucible_err_msg *m, *tmp;
+	LIST_HEAD(old);
+
+	spin_lock(&crucible_err_lock);
+	list_for_each_entry_safe(m, tmp, &crucible_err_msgs, node) {
+		if (!all && time_before(jiffies, m->made + CRUCIBLE_ERR_KEEP))
+			break;	/* oldest first: the rest are younger */
+		list_move_tail(&m->node, &old);
+	}
+	spin_unlock(&crucible_err_lock);
+	list_for_each_entry_safe(m, tmp, &old, node)
+		kfree(m);
+}
 
 void crucible_err(char **error, const char *fmt, ...)
 {
-	unsigned int slot = (unsigned int)atomic_inc_return(&crucible_err_next) %
-			    CRUCIBLE_ERR_SLOTS;
+	struct crucible_err_msg *m;
 	va_list args;
+	int len;
 
+	free_err_msgs(false);
 	va_start(args, fmt);
-	vsnprintf(crucible_err_ring[slot], CRUCIBLE_ERR_LEN, fmt, args);
+	len = vsnprintf(NULL, 0, fmt, args);
 	va_end(args);
-	*error = crucible_err_ring[slot];
+	m = kmalloc(struct_size(m, text, len + 1), GFP_KERNEL);
+	if (!m) {
+		*error = "Cannot construct crucible target (no memory for the reason)";
+		return;
+	}
+	va_start(args, fmt);
+	vsnprintf(m->text, len + 1, fmt, args);
+	va_end(args);
+	m->made = jiffies;
+	spin_lock(&crucible_err_lock);
+	list_add_tail(&m->node, &crucible_err_msgs);
+	spin_unlock(&crucible_err_lock);
+	*error = m->text;
 }
 
 static const char *dev_name_of(struct crucible *c)
@@ -125,6 +163,8 @@ void crucible_leg_failed(struct crucible *c, unsigned int leg, int err)
 	spin_lock_irqsave(&c->lock, flags);
 	if (c->legs[leg].state == CRUCIBLE_LEG_ALIVE) {
 		c->legs[leg].state = CRUCIBLE_LEG_FAILED;
+		c->legs[leg].out_flush = c->flush;
+		c->fault_pending |= BIT(leg);
 		changed = true;
 		if (!crucible_alive_mask(c))
 			c->mode = CRUCIBLE_MODE_FAILED;
@@ -172,6 +212,20 @@ int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 	return crucible_dm_io(c, c->legs[leg].dev->bdev, op | flags,
 			      block << (CRUCIBLE_BLOCK_SHIFT - 9),
 			      (sector_t)nr << (CRUCIBLE_BLOCK_SHIFT - 9), buf);
+}
+
+/*
+ * A 4 KiB buffer in the kernel's direct map, for synchronous I/O of one
+ * block (dm-io takes its address); never fails, may sleep.
+ */
+void *crucible_block_alloc(struct crucible *c)
+{
+	return mempool_alloc(&c->block_pool, GFP_NOIO);
+}
+
+void crucible_block_free(struct crucible *c, void *buf)
+{
+	mempool_free(buf, &c->block_pool);
 }
 
 /*
@@ -231,32 +285,66 @@ static void free_bounce(struct crucible *c, struct bio *bounce)
 }
 
 /*
+ * Everything a write needs, all of it or none: the stable copy's bio and
+ * pages, and one clone per leg.  A writer that held part of a set while
+ * it waited for the rest could deadlock with others doing the same on the
+ * shared pools (dm-crypt's reason for its bio_alloc_lock).  So the first
+ * try never waits; if it comes up short it gives everything back, and
+ * writers then wait for whole sets one at a time, under bounce_lock, which
+ * the pools' reserves always satisfy.
+ */
+static bool alloc_write_set(struct crucible *c, struct crucible_io *io,
+			    u8 legs, gfp_t gfp, struct bio **clones)
+{
+	unsigned int bytes = io->nr_blocks << CRUCIBLE_BLOCK_SHIFT, off, len;
+	struct bio *bounce;
+	struct page *page;
+	int i;
+
+	memset(clones, 0, CRUCIBLE_NR_LEGS * sizeof(*clones));
+	bounce = bio_alloc_bioset(NULL, DIV_ROUND_UP(bytes, PAGE_SIZE),
+				  REQ_OP_WRITE, gfp, &c->bs);
+	if (!bounce)
+		return false;
+	for (off = 0; off < bytes; off += len) {
+		len = min_t(unsigned int, bytes - off, PAGE_SIZE);
+		page = mempool_alloc(&c->page_pool, gfp);
+		if (!page)
+			goto fail;
+		__bio_add_page(bounce, page, len, 0);
+	}
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		if (!(legs & BIT(i)))
+			continue;
+		clones[i] = bio_alloc_clone(c->legs[i].dev->bdev, bounce, gfp,
+					    &c->bs);
+		if (!clones[i])
+			goto fail;
+	}
+	io->bounce = bounce;
+	return true;
+fail:
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		if (clones[i])
+			bio_put(clones[i]);
+	free_bounce(c, bounce);
+	return false;
+}
+
+/*
  * Copy the caller's data into pages only we can see, and hash those: a
  * caller that changes its buffer during an O_DIRECT write must not make
- * the legs differ from each other or from the records.
+ * the legs differ from each other or from the records.  Hashed per 4 KiB
+ * block, whatever the page size.
  */
-static struct bio *make_bounce(struct crucible *c, struct crucible_io *io,
-			       struct bio *bio)
+static void fill_bounce(struct crucible *c, struct crucible_io *io,
+			struct bio *bio)
 {
-	struct bio *bounce;
 	unsigned int i;
 
-	bounce = bio_alloc_bioset(NULL, io->nr_blocks, REQ_OP_WRITE, GFP_NOIO,
-				  &c->bs);
-	for (i = 0; i < io->nr_blocks; i++) {
-		struct page *page = mempool_alloc(&c->page_pool, GFP_NOIO);
-
-		__bio_add_page(bounce, page, PAGE_SIZE, 0);
-	}
-	bounce->bi_iter.bi_size = io->nr_blocks << CRUCIBLE_BLOCK_SHIFT;
-	bio_copy_data(bounce, bio);
-	for (i = 0; i < io->nr_blocks; i++) {
-		void *p = kmap_local_page(bounce->bi_io_vec[i].bv_page);
-
-		io->hash[i] = crucible_block_hash(p);
-		kunmap_local(p);
-	}
-	return bounce;
+	bio_copy_data(io->bounce, bio);
+	for (i = 0; i < io->nr_blocks; i++)
+		io->hash[i] = bio_block_op(io->bounce, i, BLOCK_HASH, NULL);
 }
 
 static void write_leg_endio(struct bio *clone)
@@ -272,27 +360,40 @@ static void write_leg_endio(struct bio *clone)
 }
 
 static void write_complete(struct work_struct *ws);
+static void issue_read(struct crucible *c, struct bio *bio);
 
-static void issue_write(struct crucible *c, struct bio *bio, u8 legs)
+/*
+ * Did a write that reached the legs in @ok miss a leg whose failure is not
+ * on disk yet?  Lock held.
+ */
+static bool missed_unrecorded(struct crucible *c, u8 ok)
+{
+	return (BIT(CRUCIBLE_NR_LEGS) - 1) & ~ok & ~c->fault_persisted;
+}
+
+static void issue_write(struct crucible *c, struct bio *bio)
 {
 	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
 	blk_opf_t flags = bio->bi_opf & (REQ_FUA | REQ_SYNC);
 	struct bio *clones[CRUCIBLE_NR_LEGS];
+	u8 legs = io->legs_written;
 	int i, n = 0;
 
-	io->bounce = make_bounce(c, io, bio);
-	io->legs_written = legs;
+	if (!alloc_write_set(c, io, legs, GFP_NOWAIT | __GFP_NOWARN, clones)) {
+		mutex_lock(&c->bounce_lock);
+		alloc_write_set(c, io, legs, GFP_NOIO, clones);
+		mutex_unlock(&c->bounce_lock);
+	}
+	fill_bounce(c, io, bio);
 	io->failed = 0;
 	INIT_WORK(&io->work, write_complete);
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
 		struct crucible_clone *cl;
-		struct bio *clone;
+		struct bio *clone = clones[i];
 
-		if (!(legs & (1U << i)))
+		if (!clone)
 			continue;
-		clone = bio_alloc_clone(c->legs[i].dev->bdev, io->bounce,
-					GFP_NOIO, &c->bs);
 		cl = container_of(clone, struct crucible_clone, bio);
 		cl->io = io;
 		cl->leg = i;
@@ -304,6 +405,78 @@ static void issue_write(struct crucible *c, struct bio *bio, u8 legs)
 	atomic_set(&io->pending, n);
 	for (i = 0; i < n; i++)
 		submit_bio_noacct(clones[i]);
+}
+
+/* A bio whose range was taken when it was mapped: wait for it here. */
+static void issue_when_locked(struct work_struct *ws)
+{
+	struct crucible_io *io = container_of(ws, struct crucible_io, work);
+	struct bio *bio = dm_bio_from_per_bio_data(io, sizeof(*io));
+
+	crucible_range_lock(io->c, &io->range);
+	if (io->range.write)
+		issue_write(io->c, bio);
+	else
+		issue_read(io->c, bio);
+}
+
+/*
+ * Issue a mapped bio once it holds its blocks' range.  The map function
+ * must not sleep (the legs' clones of bios mapped before it would wait
+ * behind it on the submitter's bio list), so a bio whose range is held
+ * waits on the workqueue.
+ */
+static void dispatch(struct crucible *c, struct bio *bio, bool write)
+{
+	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+	crucible_range_init(&io->range, io->first_block, io->nr_blocks, write);
+	if (!crucible_range_trylock(c, &io->range)) {
+		INIT_WORK(&io->work, issue_when_locked);
+		queue_work(c->io_wq, &io->work);
+		return;
+	}
+	if (write)
+		issue_write(c, bio);
+	else
+		issue_read(c, bio);
+}
+
+/*
+ * Blocks bad on every leg
+ */
+
+/*
+ * No leg holds a copy of @block that matches its record (or any valid
+ * record of it): reads of it fail until it is written again.  Counted,
+ * named in an event once; the rest of its region is served as usual.
+ */
+void crucible_block_unrecoverable(struct crucible *c, u64 block)
+{
+	int r;
+
+	if (block > ULONG_MAX)
+		return;
+	r = xa_insert_irq(&c->unrecoverable, block, xa_mk_value(1), GFP_NOIO);
+	if (r)
+		return;		/* known already (-EBUSY), or no memory */
+	atomic64_inc(&c->nr_unrecoverable);
+	vol_err_ratelimited(c, "block %llu is bad on every leg: reads of it fail until it is written again",
+			    (unsigned long long)block);
+	crucible_nl_unrecoverable(c, block);
+}
+
+/* A write of [@first, @first + @nr) reached a leg: those blocks are good. */
+static void forget_unrecoverable(struct crucible *c, u64 first,
+				 unsigned int nr)
+{
+	unsigned int i;
+
+	if (likely(!atomic64_read(&c->nr_unrecoverable)))
+		return;
+	for (i = 0; i < nr; i++)
+		if (xa_erase_irq(&c->unrecoverable, first + i))
+			atomic64_dec(&c->nr_unrecoverable);
 }
 
 static void complete_write(struct crucible *c, struct bio *bio)
@@ -335,6 +508,12 @@ static void write_complete(struct work_struct *ws)
 	}
 	free_bounce(c, io->bounce);
 	io->bounce = NULL;
+	if (ok)
+		forget_unrecoverable(c, io->first_block, io->nr_blocks);
+	/* Data and records agree now: overlapping reads and writes may go. */
+	crucible_range_unlock(c, &io->range);
+	/* A fence waits for this: the write and its records are in. */
+	atomic_dec(&c->writes_in_flight);
 
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 		if (io->failed & (1U << i))
@@ -343,16 +522,17 @@ static void write_complete(struct work_struct *ws)
 	spin_lock_irq(&c->lock);
 	c->rstate[io->region] -= RS_INFLIGHT_ONE;
 	c->rstate[io->region] |= RS_WRITTEN;
-	c->need_commit = true;
+	set_bit(CRUCIBLE_F_NEED_COMMIT, &c->flags);
 	if (io->failed)
 		__crucible_set_stale(c, io->region, io->failed);
 	if (!ok) {
 		io->status = BLK_STS_IOERR;
-	} else if (io->failed & ~c->fault_persisted) {
+	} else if (missed_unrecorded(c, ok)) {
 		/*
-		 * Never acknowledge a write that a failed leg missed before
-		 * the other legs say so on disk: after a crash that leg
-		 * must not be chosen as the source.
+		 * Never acknowledge a write that a leg missed (it failed the
+		 * write, or was out of service already) before the other legs
+		 * say so on disk: after a crash that leg must not be chosen
+		 * as the source.
 		 */
 		bio_list_add(&c->fault_waiters, bio);
 		wait_fault = true;
@@ -428,6 +608,17 @@ static bool read_verified_inline(struct crucible_io *io, struct bio *bio)
 	return true;
 }
 
+static void complete_read(struct crucible *c, struct bio *bio,
+			  blk_status_t status)
+{
+	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+	crucible_range_unlock(c, &io->range);
+	atomic64_inc(&c->stats.reads);
+	bio->bi_status = status;
+	bio_endio(bio);
+}
+
 static void read_leg_endio(struct bio *clone)
 {
 	struct crucible_clone *cl = container_of(clone, struct crucible_clone, bio);
@@ -439,19 +630,35 @@ static void read_leg_endio(struct bio *clone)
 	atomic_dec(&c->legs[cl->leg].pending);
 	bio_put(clone);
 	if (read_verified_inline(io, bio)) {
-		atomic64_inc(&c->stats.reads);
-		bio_endio(bio);
+		complete_read(c, bio, BLK_STS_OK);
 		return;
 	}
 	queue_work(c->io_wq, &io->work);
 }
 
-static void issue_read(struct crucible *c, struct bio *bio, int leg)
+/* Legs a read of @region may use: alive and not stale there; lock held. */
+static u8 read_candidates(struct crucible *c, u64 region)
+{
+	return crucible_alive_mask(c) & ~(c->rstate[region] & RS_STALE_MASK);
+}
+
+/* A read that holds its range: pick a leg and send it there. */
+static void issue_read(struct crucible *c, struct bio *bio)
 {
 	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
 	struct crucible_clone *cl;
+	unsigned long flags;
 	struct bio *clone;
+	int leg;
 
+	spin_lock_irqsave(&c->lock, flags);
+	leg = choose_read_leg(c, read_candidates(c, io->region));
+	spin_unlock_irqrestore(&c->lock, flags);
+	if (leg < 0) {
+		/* The last leg that could serve it failed meanwhile. */
+		complete_read(c, bio, BLK_STS_IOERR);
+		return;
+	}
 	io->leg = leg;
 	io->status = BLK_STS_OK;
 	io->peeked = io->nr_blocks <= CRUCIBLE_INLINE_VERIFY_BLOCKS &&
@@ -466,12 +673,6 @@ static void issue_read(struct crucible *c, struct bio *bio, int leg)
 	clone->bi_end_io = read_leg_endio;
 	atomic_inc(&c->legs[leg].pending);
 	submit_bio_noacct(clone);
-}
-
-/* Legs a read of @region may use: alive and not stale there. */
-static u8 read_candidates(struct crucible *c, u64 region)
-{
-	return crucible_alive_mask(c) & ~(c->rstate[region] & RS_STALE_MASK);
 }
 
 /* Where the content of a block comes from, by its record. */
@@ -490,38 +691,40 @@ static enum block_src record_src(struct crucible *c, u64 b,
 }
 
 /*
- * Read block @b from @leg into @page and check it against that leg's
- * record.  Returns 0 if good; *src says whether @page holds it.
+ * Read block @b from @leg into @buf and check it against that leg's
+ * record.  Returns 0 if good (*src says whether @buf holds it), -EBADMSG
+ * if the leg has no valid record of it, -EILSEQ if its copy does not match
+ * the record, -EIO if the leg failed the read.
  */
 static int read_good_block(struct crucible *c, unsigned int leg, u64 b,
-			   void *page, enum block_src *src)
+			   void *buf, enum block_src *src)
 {
 	struct crucible_rec rec;
 	int r;
 
 	r = crucible_md_get_record(c, leg, b, &rec);
 	if (r)
-		return r;
+		return r == -EILSEQ ? -EBADMSG : r;
 	*src = record_src(c, b, &rec);
 	if (*src != SRC_DATA)
 		return 0;
 	r = crucible_sync_io(c, leg, REQ_OP_READ, 0, c->geo.data_start + b, 1,
-			     page);
+			     buf);
 	if (r)
 		return r;
-	return crucible_block_hash(page) == rec.hash ? 0 : -EILSEQ;
+	return crucible_block_hash(buf) == rec.hash ? 0 : -EILSEQ;
 }
 
 /* Put a good block into the bio; returns 1 if the parent must fill it. */
 static int serve_block(struct bio *bio, unsigned int i, enum block_src src,
-		       const void *page)
+		       const void *buf)
 {
 	if (src == SRC_PARENT)
 		return 1;
 	if (src == SRC_ZERO)
 		bio_block_op(bio, i, BLOCK_ZERO, NULL);
 	else
-		bio_block_op(bio, i, BLOCK_FILL, page);
+		bio_block_op(bio, i, BLOCK_FILL, buf);
 	return 0;
 }
 
@@ -536,53 +739,86 @@ static void schedule_heal(struct crucible *c, u64 region, unsigned int leg)
 }
 
 /*
- * One block of a read failed its check (or the leg returned an error).
- * Serve it from another copy that passes its own check.  Returns 1 if the
- * block turns out to be the parent's to serve.
+ * No leg in sync holds a valid record of a block of @region: its records
+ * are recomputed from the source's data, as after a crash, before the
+ * region serves I/O again.
+ */
+static void schedule_rehash(struct crucible *c, u64 region)
+{
+	spin_lock_irq(&c->lock);
+	__crucible_set_stale(c, region, RS_REHASH | RS_VERIFY);
+	spin_unlock_irq(&c->lock);
+	crucible_raise_event(c);
+	crucible_kick_repair(c);
+}
+
+static void report_mismatch(struct crucible *c, unsigned int leg, u64 b,
+			    int why)
+{
+	atomic64_inc(&c->stats.mismatches);
+	crucible_nl_mismatch(c, leg, b);
+	DMERR_LIMIT("%s: block %llu: leg %u %s",
+		    dev_name_of(c), (unsigned long long)b, leg,
+		    why == -EBADMSG ? "has no valid record of it" :
+		    "copy does not match its record");
+}
+
+/*
+ * Block @i of a read did not verify on the leg it was read from (@why:
+ * -EBADMSG no valid record, -EILSEQ the data does not match the record,
+ * -EIO the leg failed the read).  Serve it from a copy that passes its own
+ * check, and send the bad one to repair.  The read holds its range, so no
+ * write of the block is in flight: a mismatch is real, unless the caller
+ * changed its buffer while we read into it (O_DIRECT), which a read into
+ * our own buffer rules out first.  Returns 1 if the block is the parent's
+ * to serve, -EIO if no leg can serve it.
  */
 static int fix_read_block(struct crucible *c, struct crucible_io *io,
-			  struct bio *bio, unsigned int i, void *page,
-			  bool io_error)
+			  struct bio *bio, unsigned int i, void *buf, int why)
 {
 	u64 b = io->first_block + i;
+	bool any_record = why != -EBADMSG, io_error = why == -EIO;
 	enum block_src src;
 	u8 others;
-	int leg, tries;
+	int leg, r;
 
-	/*
-	 * A write to the same block may have landed between our read and
-	 * its record update, or the caller changed its buffer while we
-	 * read into it: re-read into our own page once writes in the
-	 * region have drained, before calling it corruption.
-	 */
-	if (!io_error) {
-		for (tries = 0; tries < 3; tries++) {
-			wait_event_timeout(c->inflight_wait,
-					   !RS_INFLIGHT(READ_ONCE(c->rstate[io->region])),
-					   HZ);
-			if (!read_good_block(c, io->leg, b, page, &src))
-				return serve_block(bio, i, src, page);
-		}
-		atomic64_inc(&c->stats.mismatches);
-		crucible_nl_mismatch(c, io->leg, b);
-		DMERR_LIMIT("%s: block %llu: leg %d copy does not match its record",
-			    dm_table_device_name(c->ti->table),
-			    (unsigned long long)b, io->leg);
+	if (why == -EILSEQ) {
+		r = read_good_block(c, io->leg, b, buf, &src);
+		if (!r)
+			return serve_block(bio, i, src, buf);
+		why = r;
 	}
+	if (why != -EIO)
+		report_mismatch(c, io->leg, b, why);
 
 	spin_lock_irq(&c->lock);
-	others = read_candidates(c, io->region) & ~(1U << io->leg);
+	others = read_candidates(c, io->region) & ~BIT(io->leg);
 	spin_unlock_irq(&c->lock);
 	for (leg = 0; leg < CRUCIBLE_NR_LEGS; leg++) {
-		if (!(others & (1U << leg)))
+		if (!(others & BIT(leg)))
 			continue;
-		if (read_good_block(c, leg, b, page, &src))
-			continue;
-		schedule_heal(c, io->region, io->leg);
-		return serve_block(bio, i, src, page);
+		r = read_good_block(c, leg, b, buf, &src);
+		if (!r) {
+			schedule_heal(c, io->region, io->leg);
+			return serve_block(bio, i, src, buf);
+		}
+		if (r != -EBADMSG)
+			any_record = true;
+		if (r == -EIO)
+			io_error = true;
+		else
+			report_mismatch(c, leg, b, r);
 	}
-	DMERR_LIMIT("%s: block %llu: no leg holds a copy that matches its record",
-		    dm_table_device_name(c->ti->table), (unsigned long long)b);
+	if (!any_record) {
+		vol_err_ratelimited(c, "block %llu: no leg has a valid record of it: its region is rehashed",
+				    (unsigned long long)b);
+		schedule_rehash(c, io->region);
+	} else if (!io_error) {
+		crucible_block_unrecoverable(c, b);
+	} else {
+		DMERR_LIMIT("%s: block %llu: no leg could serve it",
+			    dev_name_of(c), (unsigned long long)b);
+	}
 	return -EIO;
 }
 
@@ -593,8 +829,8 @@ static void read_verify(struct work_struct *ws)
 	DECLARE_BITMAP(from_parent, CRUCIBLE_MAX_IO_BLOCKS);
 	struct crucible *c = io->c;
 	bool io_error = io->status != BLK_STS_OK;
-	struct page *page = NULL;
 	blk_status_t status = BLK_STS_OK;
+	void *buf = NULL;
 	unsigned int i;
 
 	bitmap_zero(from_parent, CRUCIBLE_MAX_IO_BLOCKS);
@@ -605,7 +841,7 @@ static void read_verify(struct work_struct *ws)
 	for (i = 0; i < io->nr_blocks; i++) {
 		u64 b = io->first_block + i;
 		struct crucible_rec rec;
-		int r = 0;
+		int r = -EIO;
 
 		if (!io_error) {
 			r = crucible_md_get_record(c, io->leg, b, &rec);
@@ -617,29 +853,30 @@ static void read_verify(struct work_struct *ws)
 			}
 			if (!r && bio_block_op(bio, i, BLOCK_HASH, NULL) == rec.hash)
 				continue;
+			if (!r)
+				r = -EILSEQ;
+			else if (r == -EILSEQ)
+				r = -EBADMSG;
 		}
-		if (!page)
-			page = mempool_alloc(&c->page_pool, GFP_NOIO);
-		r = fix_read_block(c, io, bio, i, page_address(page),
-				   io_error || r == -EIO);
+		if (!buf)
+			buf = crucible_block_alloc(c);
+		r = fix_read_block(c, io, bio, i, buf, r);
 		if (r < 0)
 			status = BLK_STS_IOERR;
 		else if (r)
 			__set_bit(i, from_parent);
 	}
-	if (page)
-		mempool_free(page, &c->page_pool);
+	if (buf)
+		crucible_block_free(c, buf);
 	if (status == BLK_STS_OK && !bitmap_empty(from_parent, io->nr_blocks) &&
 	    crucible_read_parent_bio(c, bio, io->first_block, from_parent,
 				     io->nr_blocks)) {
 		DMERR_LIMIT("%s: read of block %llu+%u: the parent failed it",
-			    dm_table_device_name(c->ti->table),
-			    (unsigned long long)io->first_block, io->nr_blocks);
+			    dev_name_of(c), (unsigned long long)io->first_block,
+			    io->nr_blocks);
 		status = BLK_STS_IOERR;
 	}
-	atomic64_inc(&c->stats.reads);
-	bio->bi_status = status;
-	bio_endio(bio);
+	complete_read(c, bio, status);
 }
 
 /*
@@ -663,9 +900,8 @@ static enum map_result map_bio(struct crucible *c, struct bio *bio)
 {
 	struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
 	unsigned long flags;
+	u8 alive, legs;
 	u32 s;
-	u8 alive;
-	int leg;
 
 	spin_lock_irqsave(&c->lock, flags);
 	s = c->rstate[io->region];
@@ -679,11 +915,11 @@ static enum map_result map_bio(struct crucible *c, struct bio *bio)
 		return MAP_DEFER_REPAIR;
 	}
 	if (bio_data_dir(bio) == READ) {
-		leg = choose_read_leg(c, read_candidates(c, io->region));
+		legs = read_candidates(c, io->region);
 		spin_unlock_irqrestore(&c->lock, flags);
-		if (leg < 0)
+		if (!legs)
 			return MAP_ERROR;
-		issue_read(c, bio, leg);
+		dispatch(c, bio, false);
 		return MAP_SUBMITTED;
 	}
 	if (s & RS_LOCKED) {
@@ -695,12 +931,14 @@ static enum map_result map_bio(struct crucible *c, struct bio *bio)
 		return MAP_DEFER_DIRTY;
 	}
 	c->rstate[io->region] += RS_INFLIGHT_ONE;
+	atomic_inc(&c->writes_in_flight);
 	/* Legs out of service miss this write: they are stale here now. */
 	if (alive != (1U << CRUCIBLE_NR_LEGS) - 1)
 		__crucible_set_stale(c, io->region,
 				     ~alive & ((1U << CRUCIBLE_NR_LEGS) - 1));
 	spin_unlock_irqrestore(&c->lock, flags);
-	issue_write(c, bio, alive);
+	io->legs_written = alive;
+	dispatch(c, bio, true);
 	return MAP_SUBMITTED;
 }
 
@@ -745,37 +983,62 @@ static int crucible_map(struct dm_target *ti, struct bio *bio)
 
 static void record_faults(struct crucible *c)
 {
-	struct bio_list waiters;
+	struct bio_list waiters, later;
 	struct bio *bio;
 	u8 failed = 0;
 	int i, err = 0;
 
 	spin_lock_irq(&c->lock);
+	/*
+	 * Legs out of service, and legs that went out and are back already
+	 * (writes they missed may still wait for this).
+	 */
 	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 		if (c->legs[i].state != CRUCIBLE_LEG_ALIVE)
 			failed |= 1U << i;
-	failed &= ~c->fault_persisted;
+	failed = (failed | c->fault_pending) & ~c->fault_persisted;
+	/* Written into the superblocks, but not durable until they are. */
+	c->fault_recording = failed;
 	spin_unlock_irq(&c->lock);
 
 	if (failed) {
-		spin_lock_irq(&c->lock);
-		c->fault_persisted |= failed;
-		spin_unlock_irq(&c->lock);
-		err = crucible_md_write_sbs(c);
+		err = crucible_md_enter(c);
+		if (!err) {
+			err = crucible_md_write_sbs(c);
+			crucible_md_end(c);
+		}
 	}
 
+	bio_list_init(&later);
 	spin_lock_irq(&c->lock);
+	if (failed && !err) {
+		c->fault_persisted |= failed;
+		c->fault_pending &= ~failed;
+	}
+	c->fault_recording = 0;
 	waiters = c->fault_waiters;
 	bio_list_init(&c->fault_waiters);
-	spin_unlock_irq(&c->lock);
 	while ((bio = bio_list_pop(&waiters))) {
-		/* No leg could record the failure: it holds nothing we can vouch for. */
-		if (err)
-			bio->bi_status = BLK_STS_IOERR;
+		struct crucible_io *io = dm_per_bio_data(bio, sizeof(*io));
+
+		/* A leg failed meanwhile: wait for its record too. */
+		if (!err && missed_unrecorded(c, io->legs_written & ~io->failed))
+			bio_list_add(&c->fault_waiters, bio);
 		else
-			complete_write(c, bio);
-		if (err)
+			bio_list_add(&later, bio);
+	}
+	if (!bio_list_empty(&c->fault_waiters))
+		crucible_wake_worker(c);
+	spin_unlock_irq(&c->lock);
+
+	while ((bio = bio_list_pop(&later))) {
+		/* No leg could record the failure: nothing we can vouch for. */
+		if (err) {
+			bio->bi_status = BLK_STS_IOERR;
 			bio_endio(bio);
+		} else {
+			complete_write(c, bio);
+		}
 	}
 }
 
@@ -852,7 +1115,8 @@ static void process_bios(struct crucible *c, struct bio_list *bios)
 			}
 		}
 		if (nr) {
-			if (crucible_md_mark_dirty(c, regions, nr)) {
+			if (crucible_md_check_fence(c) ||
+			    crucible_md_mark_dirty(c, regions, nr)) {
 				while ((bio = bio_list_pop(&again)))
 					bio_io_error(bio);
 				return;
@@ -894,8 +1158,10 @@ static void do_worker(struct work_struct *ws)
 		bio_endio(bio);
 	}
 
-	if (!bio_list_empty(&flushes) || (c->need_commit && commit_due(c))) {
-		c->need_commit = false;
+	if (!bio_list_empty(&flushes) ||
+	    (test_bit(CRUCIBLE_F_NEED_COMMIT, &c->flags) && commit_due(c))) {
+		/* Cleared first: a write completing meanwhile sets it again. */
+		clear_bit(CRUCIBLE_F_NEED_COMMIT, &c->flags);
 		err = crucible_md_commit(c);
 		atomic64_add(bio_list_size(&flushes), &c->stats.flushes);
 		complete_flushes(&flushes, err, &writes);
@@ -909,10 +1175,51 @@ static void do_waker(struct work_struct *ws)
 	struct crucible *c = container_of(to_delayed_work(ws), struct crucible,
 					  waker);
 
-	if (c->need_commit)
+	if (test_bit(CRUCIBLE_F_NEED_COMMIT, &c->flags))
 		crucible_wake_worker(c);
 	queue_delayed_work(c->wq, &c->waker,
 			   msecs_to_jiffies(c->commit_period_ms));
+}
+
+/*
+ * The tables of this kernel that hold a volume's legs: a new owner fences
+ * the others before it reads the legs (crucible_md_fence()).
+ */
+static LIST_HEAD(crucible_instances);
+static DEFINE_MUTEX(crucible_instances_lock);
+
+/*
+ * Fence every other table in this kernel that holds volume @c->uuid.
+ * Returns whether one was live: the legs must then be read again.
+ */
+static bool fence_other_instances(struct crucible *c)
+{
+	struct crucible *o;
+	bool fenced = false;
+
+	mutex_lock(&crucible_instances_lock);
+	list_for_each_entry(o, &crucible_instances, fence_node) {
+		if (o == c || memcmp(o->uuid, c->uuid, sizeof(c->uuid)))
+			continue;
+		crucible_md_fence(o, c->generation);
+		fenced = true;
+	}
+	mutex_unlock(&crucible_instances_lock);
+	return fenced;
+}
+
+static void register_instance(struct crucible *c)
+{
+	mutex_lock(&crucible_instances_lock);
+	list_add(&c->fence_node, &crucible_instances);
+	mutex_unlock(&crucible_instances_lock);
+}
+
+static void unregister_instance(struct crucible *c)
+{
+	mutex_lock(&crucible_instances_lock);
+	list_del_init(&c->fence_node);
+	mutex_unlock(&crucible_instances_lock);
 }
 
 /*
@@ -1124,6 +1431,13 @@ static int alloc_runtime(struct crucible *c, char **error)
 		crucible_err(error, "cannot allocate region state");
 		return -ENOMEM;
 	}
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++) {
+		/* A power of two: kmalloc aligns it, as direct I/O needs. */
+		c->fence_read[i].sb = kmalloc(CRUCIBLE_SB_COPIES * CRUCIBLE_BLOCK_SIZE,
+					      GFP_KERNEL);
+		if (!c->fence_read[i].sb)
+			return -ENOMEM;
+	}
 	c->io_client = dm_io_client_create();
 	if (IS_ERR(c->io_client)) {
 		r = PTR_ERR(c->io_client);
@@ -1139,6 +1453,9 @@ static int alloc_runtime(struct crucible *c, char **error)
 	}
 	r = mempool_init_page_pool(&c->page_pool,
 				   CRUCIBLE_MAX_IO_BLOCKS * 4, 0);
+	if (!r)
+		r = mempool_init_kmalloc_pool(&c->block_pool, 4,
+					      CRUCIBLE_BLOCK_SIZE);
 	if (r) {
 		crucible_err(error, "cannot create page pool");
 		return r;
@@ -1187,9 +1504,15 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	crucible_md_default_owner(c->owner, sizeof(c->owner));
 	spin_lock_init(&c->lock);
 	mutex_init(&c->mark_lock);
+	mutex_init(&c->bounce_lock);
+	mutex_init(&c->fence_lock);
+	init_completion(&c->fence_done);
+	INIT_LIST_HEAD(&c->fence_node);
 	bio_list_init(&c->deferred);
 	bio_list_init(&c->fault_waiters);
 	init_waitqueue_head(&c->inflight_wait);
+	crucible_range_buckets_init(c);
+	xa_init_flags(&c->unrecoverable, XA_FLAGS_LOCK_IRQ);
 	INIT_WORK(&c->worker, do_worker);
 	INIT_WORK(&c->event_work, do_event);
 	INIT_LIST_HEAD(&c->nl_node);
@@ -1240,6 +1563,9 @@ static int crucible_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (r)
 		goto bad;
 	/* Sized now: the region size may have come from the superblock. */
+	c->loaded_new = c->new_volume;
+	memcpy(c->loaded_uuid, c->uuid, sizeof(c->uuid));
+	c->loaded_region_blocks = c->geo.region_blocks;
 	c->rstate = kvcalloc(c->geo.nr_regions, sizeof(*c->rstate),
 			     GFP_KERNEL | __GFP_NOWARN);
 	if (!c->rstate) {
@@ -1281,6 +1607,7 @@ static void crucible_dtr(struct dm_target *ti)
 		return;
 	/* Out of the netlink list first: no command reaches it after this. */
 	crucible_nl_unregister(c);
+	unregister_instance(c);
 	if (c->wq) {
 		cancel_delayed_work_sync(&c->waker);
 		cancel_delayed_work_sync(&c->repair_work);
@@ -1298,6 +1625,8 @@ static void crucible_dtr(struct dm_target *ti)
 	if (c->parent)
 		dm_put_device(ti, c->parent);
 	mempool_exit(&c->page_pool);
+	mempool_exit(&c->block_pool);
+	xa_destroy(&c->unrecoverable);
 	bioset_exit(&c->bs);
 	if (c->io_client)
 		dm_io_client_destroy(c->io_client);
@@ -1305,6 +1634,8 @@ static void crucible_dtr(struct dm_target *ti)
 		vfree(c->repair_buf[i]);
 	kfree(c->repair_hash);
 	kfree(c->repair_flush);
+	for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
+		kfree(c->fence_read[i].sb);
 	kvfree(c->rstate);
 	kfree(c);
 }
@@ -1345,6 +1676,37 @@ static void crucible_postsuspend(struct dm_target *ti)
 	}
 }
 
+/*
+ * The legs are read again at the first resume.  They must still be what
+ * the constructor found and sized the target's state for: another table
+ * may have formatted, wiped or reused them in between.
+ */
+static int check_legs_unchanged(struct crucible *c, char **error)
+{
+	const char *prefix = "the legs changed since the table was loaded";
+
+	if (c->loaded_new && !c->new_volume) {
+		crucible_err(error, "%s: they were blank, now they hold volume %pUb; load the table again",
+			     prefix, c->uuid);
+	} else if (!c->loaded_new && c->new_volume) {
+		crucible_err(error, "%s: they held volume %pUb, now they are blank; load the table again",
+			     prefix, c->loaded_uuid);
+	} else if (!c->loaded_new && memcmp(c->uuid, c->loaded_uuid, sizeof(c->uuid))) {
+		crucible_err(error, "%s: they held volume %pUb, now another volume (%pUb); load the table again",
+			     prefix, c->loaded_uuid, c->uuid);
+	} else if (c->geo.region_blocks != c->loaded_region_blocks) {
+		crucible_err(error, "%s: region size %u sectors, the table was loaded for %u; load the table again",
+			     prefix, c->geo.region_blocks * CRUCIBLE_SECTORS_PER_BLOCK,
+			     c->loaded_region_blocks * CRUCIBLE_SECTORS_PER_BLOCK);
+	} else {
+		return 0;
+	}
+	/* Nothing sized by the constructor may follow the new geometry. */
+	crucible_geometry_init(&c->geo, c->geo.volume_blocks,
+			       c->loaded_region_blocks);
+	return -EINVAL;
+}
+
 static int crucible_preresume(struct dm_target *ti)
 {
 	struct crucible *c = ti->private;
@@ -1358,16 +1720,29 @@ static int crucible_preresume(struct dm_target *ti)
 	 * is suspended by now, so the legs' metadata is at rest.
 	 */
 	r = crucible_md_open(c, &error);
+	/* Another table here on the same legs stops first; read them again. */
+	if (!r && !c->new_volume && fence_other_instances(c))
+		r = crucible_md_open(c, &error);
+	if (!r)
+		r = check_legs_unchanged(c, &error);
 	if (!r)
 		r = crucible_md_assemble(c, &error);
+	/*
+	 * Activate: take the legs over, the new generation in both copies of
+	 * every superblock, so that one late write of an old owner cannot
+	 * erase it.
+	 */
 	if (!r)
-		r = crucible_md_write_sbs(c);	/* activate: take the legs over */
+		r = crucible_md_write_sbs(c);
+	if (!r)
+		r = crucible_md_write_sbs(c);
 	if (r) {
 		DMERR("%s: cannot assemble: %s",
 		      dm_table_device_name(ti->table), error ? error : "I/O error");
 		return r;
 	}
 	c->assembled = true;
+	register_instance(c);
 	c->last_commit = jiffies;
 	c->repair_running = c->repair_auto;
 	return 0;
@@ -1497,8 +1872,9 @@ static void crucible_status(struct dm_target *ti, status_type_t type,
 		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
 			DMEMIT(" %llu", (unsigned long long)
 			       atomic64_read(&c->legs[i].errors));
-		DMEMIT(" %s %llu", hstate, (unsigned long long)
-		       atomic64_read(&c->stats.parent_errors));
+		DMEMIT(" %s %llu %llu", hstate, (unsigned long long)
+		       atomic64_read(&c->stats.parent_errors),
+		       (unsigned long long)atomic64_read(&c->nr_unrecoverable));
 		break;
 	case STATUSTYPE_TABLE:
 		for (i = 0; i < CRUCIBLE_NR_LEGS; i++)
@@ -1551,14 +1927,13 @@ int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
 		     const char **why)
 {
 	bool locked = false;
+	u64 nr_stale = 0;
 	int r = 0;
 
-	if (!fail && c->legs[leg].state != CRUCIBLE_LEG_ALIVE) {
-		r = crucible_md_prepare_leg(c, leg);
-		if (r) {
-			*why = "the leg still fails writes";
-			return -EIO;
-		}
+	if (!fail && !(crucible_alive_legs(c) & BIT(leg))) {
+		r = crucible_md_prepare_leg(c, leg, &nr_stale, why);
+		if (r)
+			return r == -EINVAL ? r : -EIO;
 		locked = true;
 	}
 	spin_lock_irq(&c->lock);
@@ -1571,6 +1946,8 @@ int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
 			r = -EBUSY;
 		} else {
 			c->legs[leg].state = CRUCIBLE_LEG_DISABLED;
+			c->legs[leg].out_flush = c->flush;
+			c->fault_pending |= BIT(leg);
 		}
 	} else {
 		if (c->legs[leg].state == CRUCIBLE_LEG_ALIVE) {
@@ -1587,6 +1964,9 @@ int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
 		crucible_md_unlock_marks(c);
 	if (r)
 		return r;
+	if (nr_stale)
+		DMINFO("%s: leg %u back in service, stale in %llu regions its copy lags",
+		       dev_name_of(c), leg, (unsigned long long)nr_stale);
 	if (!fail)
 		crucible_kick_repair(c);
 	crucible_raise_event(c);
@@ -1771,6 +2151,7 @@ static void __exit dm_crucible_exit(void)
 	/* No command may reach a target type that is going away. */
 	crucible_nl_exit();
 	dm_unregister_target(&crucible_target);
+	free_err_msgs(true);
 }
 
 module_init(dm_crucible_init);

@@ -17,12 +17,24 @@
 #include <linux/wait.h>
 #include <linux/atomic.h>
 #include <linux/mutex.h>
+#include <linux/xarray.h>
+#include <linux/completion.h>
 
 #include "../include/crucible/format.h"
 #include "../include/crucible/reconcile.h"
 #include "../include/crucible/hydrate.h"
 
 #define DM_MSG_PREFIX "crucible"
+
+/* Messages about one volume, prefixed with its device name. */
+#define vol_err(c, fmt, ...) \
+	DMERR("%s: " fmt, dm_table_device_name((c)->ti->table), ##__VA_ARGS__)
+#define vol_err_ratelimited(c, fmt, ...) \
+	DMERR_LIMIT("%s: " fmt, dm_table_device_name((c)->ti->table), ##__VA_ARGS__)
+#define vol_warn(c, fmt, ...) \
+	DMWARN("%s: " fmt, dm_table_device_name((c)->ti->table), ##__VA_ARGS__)
+#define vol_info(c, fmt, ...) \
+	DMINFO("%s: " fmt, dm_table_device_name((c)->ti->table), ##__VA_ARGS__)
 
 /* The largest bio the target accepts in one piece: 128 KiB. */
 #define CRUCIBLE_MAX_IO_BLOCKS		32
@@ -58,6 +70,10 @@ enum crucible_mode {
  *		served until repair has rehashed it from the source
  * VERIFY	stale legs' records cannot be trusted: repair hashes their data
  * LOCKED	repair owns the region: new writes wait
+ * INIT		its records are initialised on the legs in sync (it was
+ *		stamped, or marked dirty, at least once): an all-zero record
+ *		in it is a lost record, not "never written"
+ * STAMP, CLEAN	scratch bits of a commit (worker context only)
  * bits 16-31	writes in flight
  */
 #define RS_STALE_MASK		0x7U
@@ -66,6 +82,9 @@ enum crucible_mode {
 #define RS_REHASH		BIT(5)
 #define RS_VERIFY		BIT(6)
 #define RS_LOCKED		BIT(7)
+#define RS_STAMP		BIT(8)
+#define RS_CLEAN		BIT(9)
+#define RS_INIT			BIT(10)
 #define RS_INFLIGHT_SHIFT	16
 #define RS_INFLIGHT_ONE		BIT(RS_INFLIGHT_SHIFT)
 #define RS_INFLIGHT(s)		((s) >> RS_INFLIGHT_SHIFT)
@@ -74,6 +93,9 @@ struct crucible_leg {
 	struct dm_dev *dev;
 	struct dm_bufio_client *bufio;	/* region table and records */
 	struct crucible_sb *sb;		/* in-core superblock, written alternately */
+	u64 sb_acked_seq;		/* seq and flush of the last superblock */
+	u64 sb_acked_flush;		/* write the leg acknowledged */
+	u64 out_flush;			/* the flush number when it went out */
 	enum crucible_leg_state state;	/* under crucible->lock */
 	bool fresh;			/* blank or replaced: everything stale */
 	bool stale;			/* some region is stale here (status) */
@@ -100,13 +122,42 @@ struct crucible_stats {
 #define CRUCIBLE_NL_MISMATCH_QUEUE	16
 
 struct crucible_nl_mismatch {
-	unsigned int leg;
+	u8 cmd;				/* CRUCIBLE_EVENT_MISMATCH or _UNRECOVERABLE */
+	u8 leg;
 	u64 block;
 };
 
 struct crucible_nl_last {
 	u8 legs[CRUCIBLE_NR_LEGS];	/* CRUCIBLE_NL_LEG_* */
 	u64 in_sync;
+};
+
+/* A range of blocks a bio holds (dm-crucible-range.c). */
+struct crucible_range {
+	struct list_head node;		/* in its bucket's held or waiting list */
+	u64 first;
+	u32 nr;
+	bool write;
+	bool waiting;			/* under the bucket lock */
+	struct task_struct *task;	/* the waiter */
+};
+
+#define CRUCIBLE_RANGE_BUCKETS		64
+
+struct crucible_range_bucket {
+	spinlock_t lock;		/* the two lists */
+	struct list_head held;
+	struct list_head waiting;	/* in the order they came */
+};
+
+/* crucible->flags */
+#define CRUCIBLE_F_NEED_COMMIT	0	/* written since the last commit */
+
+/* One leg's superblock copies, read by crucible_md_check_fence(). */
+struct crucible_fence_read {
+	struct crucible *c;
+	unsigned long error;
+	struct crucible_sb *sb;		/* CRUCIBLE_SB_COPIES, block aligned */
 };
 
 struct crucible {
@@ -136,12 +187,19 @@ struct crucible {
 	u32 *rstate;			/* per region, see RS_* */
 	u64 unsynced;			/* regions with a stale leg or REHASH */
 	u8 fault_persisted;		/* legs whose failure is on disk */
+	u8 fault_recording;		/* legs whose failure is being written */
+	u8 fault_pending;		/* legs that went out since it was */
 	u8 faulted_on_disk;		/* legs other legs' superblocks call failed */
 	enum crucible_mode mode;
 	bool repair_running;		/* reconcile started */
 	bool suspended;
 	bool assembled;			/* preresume compared the legs */
-	bool need_commit;		/* writes since the last commit */
+	bool new_volume;		/* crucible_md_open found three blank legs */
+	/* What the constructor found, and sized rstate for. */
+	bool loaded_new;
+	u8 loaded_uuid[16];
+	u32 loaded_region_blocks;
+	unsigned long flags;		/* CRUCIBLE_F_*, atomic bit operations */
 	bool repair_active;		/* repaired something since last idle */
 	unsigned int rr_next;		/* round robin cursor */
 
@@ -172,13 +230,30 @@ struct crucible {
 
 	struct dm_io_client *io_client;
 	struct bio_set bs;
-	mempool_t page_pool;
+	mempool_t page_pool;		/* bounce pages of writes */
+	struct mutex bounce_lock;	/* writers waiting for whole sets */
+	mempool_t block_pool;		/* 4 KiB buffers, crucible_block_alloc() */
 
 	void *repair_buf[CRUCIBLE_NR_LEGS];	/* a chunk of each leg's data */
 	u64 *repair_hash;		/* source hashes of the chunk */
 	u32 *repair_flush;		/* source flush numbers of the chunk */
 
 	struct crucible_stats stats;
+
+	/* Fencing (dm-crucible-metadata.c) */
+	atomic_t md_ops;		/* metadata operations in progress */
+	atomic_t writes_in_flight;	/* data writes mapped, not yet completed */
+	struct list_head fence_node;	/* in the instances of this kernel */
+	struct mutex fence_lock;	/* fence_read[] */
+	atomic_t fence_reads;
+	struct completion fence_done;
+	struct crucible_fence_read fence_read[CRUCIBLE_NR_LEGS];
+
+	struct crucible_range_bucket range_buckets[CRUCIBLE_RANGE_BUCKETS];
+
+	/* Blocks with no good copy on any leg: reads of them fail. */
+	struct xarray unrecoverable;	/* block -> xa_mk_value(1) */
+	atomic64_t nr_unrecoverable;
 
 	/* Netlink (dm-crucible-netlink.c) */
 	struct list_head nl_node;	/* in the volume list once resumed */
@@ -204,6 +279,7 @@ struct crucible_io {
 	blk_status_t status;
 	struct bio *bounce;		/* write: the stable copy */
 	bool peeked;			/* read: hash[] holds the records */
+	struct crucible_range range;
 	u64 hash[CRUCIBLE_MAX_IO_BLOCKS];
 };
 
@@ -217,6 +293,7 @@ static inline sector_t crucible_leg_data_sector(struct crucible *c, u64 block)
 	return (c->geo.data_start + block) << (CRUCIBLE_BLOCK_SHIFT - 9);
 }
 
+/* The legs in service; crucible->lock held. */
 static inline u8 crucible_alive_mask(struct crucible *c)
 {
 	u8 mask = 0;
@@ -226,6 +303,18 @@ static inline u8 crucible_alive_mask(struct crucible *c)
 		if (c->legs[i].state == CRUCIBLE_LEG_ALIVE)
 			mask |= 1U << i;
 	return mask;
+}
+
+/* The legs in service, for callers that do not hold crucible->lock. */
+static inline u8 crucible_alive_legs(struct crucible *c)
+{
+	unsigned long flags;
+	u8 alive;
+
+	spin_lock_irqsave(&c->lock, flags);
+	alive = crucible_alive_mask(c);
+	spin_unlock_irqrestore(&c->lock, flags);
+	return alive;
 }
 
 /* Can repair do anything for a region in state @s now? */
@@ -251,7 +340,13 @@ int crucible_md_write_sbs(struct crucible *c);
 int crucible_md_mark_dirty(struct crucible *c, const u64 *regions,
 			   unsigned int nr);
 int crucible_md_commit(struct crucible *c);
-int crucible_md_prepare_leg(struct crucible *c, unsigned int leg);
+bool crucible_md_begin(struct crucible *c);
+void crucible_md_end(struct crucible *c);
+int crucible_md_enter(struct crucible *c);
+int crucible_md_check_fence(struct crucible *c);
+void crucible_md_fence(struct crucible *c, u64 by_generation);
+int crucible_md_prepare_leg(struct crucible *c, unsigned int leg,
+			    u64 *nr_stale, const char **why);
 void crucible_md_unlock_marks(struct crucible *c);
 int crucible_md_get_record(struct crucible *c, unsigned int leg, u64 block,
 			   struct crucible_rec *rec);
@@ -285,6 +380,14 @@ void crucible_kick_hydration(struct crucible *c);
 const char *crucible_hydration_state(struct crucible *c);
 int crucible_discard(struct crucible *c, struct bio *bio);
 
+/* dm-crucible-range.c */
+void crucible_range_buckets_init(struct crucible *c);
+void crucible_range_init(struct crucible_range *r, u64 first, unsigned int nr,
+			 bool write);
+bool crucible_range_trylock(struct crucible *c, struct crucible_range *r);
+void crucible_range_lock(struct crucible *c, struct crucible_range *r);
+void crucible_range_unlock(struct crucible *c, struct crucible_range *r);
+
 /* dm-crucible-netlink.c */
 int crucible_nl_init(void);
 void crucible_nl_exit(void);
@@ -293,12 +396,14 @@ void crucible_nl_unregister(struct crucible *c);
 void crucible_nl_reset(struct crucible *c);
 void crucible_nl_notify(struct crucible *c);
 void crucible_nl_mismatch(struct crucible *c, unsigned int leg, u64 block);
+void crucible_nl_unrecoverable(struct crucible *c, u64 block);
 
 /* dm-crucible-target.c */
 int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
 		     const char **why);
 void crucible_wake_worker(struct crucible *c);
 void crucible_raise_event(struct crucible *c);
+void crucible_block_unrecoverable(struct crucible *c, u64 block);
 void crucible_err(char **error, const char *fmt, ...) __printf(2, 3);
 int crucible_parse_opt_args(struct crucible *c, struct dm_arg_set *as,
 			    char **error);
@@ -306,5 +411,7 @@ int crucible_dm_io(struct crucible *c, struct block_device *bdev,
 		   blk_opf_t opf, sector_t sector, sector_t count, void *buf);
 int crucible_sync_io(struct crucible *c, unsigned int leg, enum req_op op,
 		     blk_opf_t flags, u64 block, unsigned int nr, void *buf);
+void *crucible_block_alloc(struct crucible *c);
+void crucible_block_free(struct crucible *c, void *buf);
 
 #endif /* DM_CRUCIBLE_H */

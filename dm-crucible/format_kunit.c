@@ -280,6 +280,25 @@ static void crucible_sb_bad_version(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, crucible_sb_check(sb), CRUCIBLE_SB_BAD_VERSION);
 }
 
+/*
+ * A sound version 1 superblock is "old": the target refuses it and names
+ * the upgrade, which reads it with crucible_sb_check_any().
+ */
+static void crucible_sb_old_version(struct kunit *test)
+{
+	struct crucible_sb *sb = make_sb(test, 0, 1);
+
+	sb->version = cpu_to_le32(CRUCIBLE_FORMAT_VERSION_1);
+	crucible_sb_seal(sb);
+	KUNIT_EXPECT_EQ(test, crucible_sb_check(sb), CRUCIBLE_SB_OLD_VERSION);
+	KUNIT_EXPECT_EQ(test, crucible_sb_check_any(sb), CRUCIBLE_SB_VALID);
+	/* Its fields are checked all the same. */
+	sb->block_size = cpu_to_le32(8192);
+	crucible_sb_seal(sb);
+	KUNIT_EXPECT_EQ(test, crucible_sb_check(sb), CRUCIBLE_SB_BAD_FIELDS);
+	KUNIT_EXPECT_EQ(test, crucible_sb_check_any(sb), CRUCIBLE_SB_BAD_FIELDS);
+}
+
 struct sb_mutation {
 	const char *name;
 	void (*mutate)(struct crucible_sb *sb);
@@ -552,29 +571,60 @@ static void crucible_record_round_trip(struct kunit *test)
 		for (block = 0; block < 1ULL << 50; block = block * 7 + 1) {
 			crucible_record_encode(&r, TEST_SEED, block, &recs[i]);
 			KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED,
-								       block, &rec));
+								       block, true, &rec));
 			KUNIT_EXPECT_EQ(test, rec.hash, recs[i].hash);
 			KUNIT_EXPECT_EQ(test, rec.flush, recs[i].flush);
 		}
 	}
 }
 
-/* A zeroed record area is valid: every block reads as never written. */
+/*
+ * A zeroed record area is valid only in a region never stamped: there
+ * every block reads as never written.  In a stamped region an all-zero
+ * record is a lost one (format version 2).
+ */
 static void crucible_record_zero_never_written(struct kunit *test)
 {
-	const struct crucible_rec unwritten = { .hash = 0, .flush = 1234 };
 	struct crucible_record r;
 	struct crucible_rec rec = { .hash = 99, .flush = 99 };
 
 	memset(&r, 0, sizeof(r));
-	KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED, 12, &rec));
+	KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED, 12, false, &rec));
 	KUNIT_EXPECT_EQ(test, rec.hash, CRUCIBLE_HASH_UNWRITTEN);
 	KUNIT_EXPECT_EQ(test, rec.flush, 0U);
+	rec.hash = 99;
+	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, TEST_SEED, 12, true, &rec));
+	KUNIT_EXPECT_EQ(test, rec.hash, CRUCIBLE_HASH_UNWRITTEN);
+	KUNIT_EXPECT_TRUE(test, crucible_record_blank(&r));
+}
 
-	/* Hash 0 means never written, whatever flush number comes with it. */
-	memset(&r, 0xff, sizeof(r));
-	crucible_record_encode(&r, TEST_SEED, 12, &unwritten);
-	KUNIT_EXPECT_NULL(test, memchr_inv(&r, 0, sizeof(r)));
+/*
+ * "Never written" is encoded like any other record, with its check and a
+ * mark in place of the flush number, so it is never all zero whatever the
+ * block: it can never be mistaken for a lost record.
+ */
+static void crucible_record_unwritten_encoded(struct kunit *test)
+{
+	const struct crucible_rec unwritten = { .hash = 0, .flush = 1234 };
+	struct crucible_record r;
+	struct crucible_rec rec = { .hash = 99, .flush = 99 };
+	u64 block;
+
+	for (block = 0; block < 1ULL << 50; block = block * 5 + 3) {
+		memset(&r, 0, sizeof(r));
+		crucible_record_encode(&r, TEST_SEED, block, &unwritten);
+		KUNIT_EXPECT_FALSE(test, crucible_record_blank(&r));
+		KUNIT_EXPECT_EQ(test, le32_to_cpu(r.flush),
+				CRUCIBLE_RECORD_UNWRITTEN_MARK);
+		KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED, block,
+							       true, &rec));
+		KUNIT_EXPECT_EQ(test, rec.hash, CRUCIBLE_HASH_UNWRITTEN);
+		KUNIT_EXPECT_EQ(test, rec.flush, 0U);
+	}
+	/* Hash 0 with anything but the mark is no record the encoder makes. */
+	crucible_record_encode(&r, TEST_SEED, 7, &unwritten);
+	r.flush = cpu_to_le32(5);
+	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, TEST_SEED, 7, false, &rec));
 }
 
 static void crucible_record_bit_flip(struct kunit *test)
@@ -589,7 +639,7 @@ static void crucible_record_bit_flip(struct kunit *test)
 		bool ok;
 
 		((u8 *)&r)[bit / 8] ^= 1U << (bit % 8);
-		ok = crucible_record_decode(&r, TEST_SEED, 4242, &rec);
+		ok = crucible_record_decode(&r, TEST_SEED, 4242, true, &rec);
 		((u8 *)&r)[bit / 8] ^= 1U << (bit % 8);
 
 		/* A bad record must not pass, nor hand back a hash. */
@@ -597,7 +647,7 @@ static void crucible_record_bit_flip(struct kunit *test)
 			bad = bit;
 	}
 	KUNIT_EXPECT_EQ_MSG(test, bad, -1, "flip of bit %d not caught", bad);
-	KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED, 4242, &rec));
+	KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED, 4242, true, &rec));
 	KUNIT_EXPECT_EQ(test, rec.hash, want.hash);
 }
 
@@ -609,10 +659,10 @@ static void crucible_record_misplaced(struct kunit *test)
 	struct crucible_rec rec;
 
 	crucible_record_encode(&r, TEST_SEED, 256, &want);
-	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, TEST_SEED, 257, &rec));
-	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, TEST_SEED, 0, &rec));
-	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, ~TEST_SEED, 256, &rec));
-	KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED, 256, &rec));
+	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, TEST_SEED, 257, true, &rec));
+	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, TEST_SEED, 0, true, &rec));
+	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, ~TEST_SEED, 256, true, &rec));
+	KUNIT_EXPECT_TRUE(test, crucible_record_decode(&r, TEST_SEED, 256, true, &rec));
 }
 
 /* ---- block hash ---- */
@@ -683,6 +733,7 @@ static struct kunit_case crucible_format_cases[] = {
 	KUNIT_CASE(crucible_sb_blank),
 	KUNIT_CASE(crucible_sb_bit_flip),
 	KUNIT_CASE(crucible_sb_bad_version),
+	KUNIT_CASE(crucible_sb_old_version),
 	KUNIT_CASE_PARAM(crucible_sb_inconsistent, sb_mutation_gen_params),
 	KUNIT_CASE(crucible_sb_verdict_strings),
 	KUNIT_CASE(crucible_sb_pick_copy),
@@ -693,6 +744,7 @@ static struct kunit_case crucible_format_cases[] = {
 	KUNIT_CASE(crucible_region_misplaced),
 	KUNIT_CASE(crucible_record_round_trip),
 	KUNIT_CASE(crucible_record_zero_never_written),
+	KUNIT_CASE(crucible_record_unwritten_encoded),
 	KUNIT_CASE(crucible_record_bit_flip),
 	KUNIT_CASE(crucible_record_misplaced),
 	KUNIT_CASE(crucible_block_hash_values),

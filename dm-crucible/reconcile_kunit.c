@@ -377,15 +377,22 @@ static void crucible_write_unwritten(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, crucible_may_write_unwritten(&zero_hash));
 	KUNIT_EXPECT_FALSE(test, crucible_may_write_unwritten(&written));
 
-	/* Through the on-disk record. */
+	/* Through the on-disk record: blank in a region never stamped... */
 	memset(&r, 0, sizeof(r));
-	KUNIT_ASSERT_TRUE(test, crucible_record_decode(&r, 1, 5, &rec));
+	KUNIT_ASSERT_TRUE(test, crucible_record_decode(&r, 1, 5, false, &rec));
 	KUNIT_EXPECT_TRUE(test, crucible_may_write_unwritten(&rec));
+	/* ...or initialised "never written" in a stamped one. */
+	crucible_record_encode(&r, 1, 5, &never);
+	KUNIT_ASSERT_TRUE(test, crucible_record_decode(&r, 1, 5, true, &rec));
+	KUNIT_EXPECT_TRUE(test, crucible_may_write_unwritten(&rec));
+	/* A lost record is no licence to write: decode fails. */
+	memset(&r, 0, sizeof(r));
+	KUNIT_EXPECT_FALSE(test, crucible_record_decode(&r, 1, 5, true, &rec));
 	crucible_record_encode(&r, 1, 5, &written);
-	KUNIT_ASSERT_TRUE(test, crucible_record_decode(&r, 1, 5, &rec));
+	KUNIT_ASSERT_TRUE(test, crucible_record_decode(&r, 1, 5, true, &rec));
 	KUNIT_EXPECT_FALSE(test, crucible_may_write_unwritten(&rec));
 	crucible_record_encode(&r, 1, 5, &zero_hash);
-	KUNIT_ASSERT_TRUE(test, crucible_record_decode(&r, 1, 5, &rec));
+	KUNIT_ASSERT_TRUE(test, crucible_record_decode(&r, 1, 5, true, &rec));
 	KUNIT_EXPECT_FALSE(test, crucible_may_write_unwritten(&rec));
 }
 

@@ -68,6 +68,8 @@ const char *crucible_sb_verdict_str(enum crucible_sb_verdict v)
 		return "superblock checksum mismatch";
 	case CRUCIBLE_SB_BAD_VERSION:
 		return "unsupported format version";
+	case CRUCIBLE_SB_OLD_VERSION:
+		return "format version 1 (upgrade it with 'cruciblectl upgrade')";
 	case CRUCIBLE_SB_BAD_FIELDS:
 		return "superblock fields inconsistent";
 	}
@@ -87,15 +89,22 @@ void crucible_sb_seal(struct crucible_sb *sb)
 	sb->csum = cpu_to_le64(sb_csum(sb));
 }
 
-enum crucible_sb_verdict crucible_sb_check(const struct crucible_sb *sb)
+/*
+ * Version 1 differs from version 2 only in what an all-zero record means in
+ * a stamped region, so the fields of both are checked alike.
+ */
+enum crucible_sb_verdict crucible_sb_check_any(const struct crucible_sb *sb)
 {
 	struct crucible_geometry geo;
+	u32 version;
 
 	if (le64_to_cpu(sb->magic) != CRUCIBLE_MAGIC)
 		return CRUCIBLE_SB_BLANK;
 	if (le64_to_cpu(sb->csum) != sb_csum(sb))
 		return CRUCIBLE_SB_BAD_CSUM;
-	if (le32_to_cpu(sb->version) != CRUCIBLE_FORMAT_VERSION)
+	version = le32_to_cpu(sb->version);
+	if (version != CRUCIBLE_FORMAT_VERSION &&
+	    version != CRUCIBLE_FORMAT_VERSION_1)
 		return CRUCIBLE_SB_BAD_VERSION;
 	if (le32_to_cpu(sb->block_size) != CRUCIBLE_BLOCK_SIZE ||
 	    le32_to_cpu(sb->nr_legs) != CRUCIBLE_NR_LEGS ||
@@ -109,6 +118,16 @@ enum crucible_sb_verdict crucible_sb_check(const struct crucible_sb *sb)
 	    le64_to_cpu(sb->data_start) != geo.data_start)
 		return CRUCIBLE_SB_BAD_FIELDS;
 	return CRUCIBLE_SB_VALID;
+}
+
+enum crucible_sb_verdict crucible_sb_check(const struct crucible_sb *sb)
+{
+	enum crucible_sb_verdict v = crucible_sb_check_any(sb);
+
+	if (v == CRUCIBLE_SB_VALID &&
+	    le32_to_cpu(sb->version) == CRUCIBLE_FORMAT_VERSION_1)
+		return CRUCIBLE_SB_OLD_VERSION;
+	return v;
 }
 
 /*
@@ -169,6 +188,8 @@ void crucible_region_decode(const struct crucible_region_entry *e, u64 seed,
 	m->valid = true;
 	if (all_zero(e, sizeof(*e)))
 		return;
+	/* Whatever else it says: records may have been initialised. */
+	m->stamped = true;
 	if (le64_to_cpu(e->check) != region_check(e, seed, region)) {
 		m->valid = false;
 		m->dirty = true;
@@ -185,28 +206,43 @@ static u32 record_check(const struct crucible_record *r, u64 seed, u64 block)
 				   seed ^ block);
 }
 
+/*
+ * Every record is encoded with its check, "never written" included: that
+ * one carries CRUCIBLE_RECORD_UNWRITTEN_MARK as its flush number, so no
+ * record the encoder writes is all zero.
+ */
 void crucible_record_encode(struct crucible_record *r, u64 seed, u64 block,
 			    const struct crucible_rec *rec)
 {
 	memset(r, 0, sizeof(*r));
-	if (rec->hash == CRUCIBLE_HASH_UNWRITTEN)
-		return;
 	r->hash = cpu_to_le64(rec->hash);
-	r->flush = cpu_to_le32(rec->flush);
+	r->flush = cpu_to_le32(rec->hash == CRUCIBLE_HASH_UNWRITTEN ?
+			       CRUCIBLE_RECORD_UNWRITTEN_MARK : rec->flush);
 	r->check = cpu_to_le32(record_check(r, seed, block));
 }
 
-/* Returns false if the record fails its check (rec is then zeroed). */
-bool crucible_record_decode(const struct crucible_record *r, u64 seed,
-			    u64 block, struct crucible_rec *rec)
+bool crucible_record_blank(const struct crucible_record *r)
 {
-	rec->hash = 0;
+	return all_zero(r, sizeof(*r));
+}
+
+bool crucible_record_decode(const struct crucible_record *r, u64 seed,
+			    u64 block, bool stamped, struct crucible_rec *rec)
+{
+	u64 hash;
+	u32 flush;
+
+	rec->hash = CRUCIBLE_HASH_UNWRITTEN;
 	rec->flush = 0;
 	if (all_zero(r, sizeof(*r)))
-		return true;
+		return !stamped;
 	if (le32_to_cpu(r->check) != record_check(r, seed, block))
 		return false;
-	rec->hash = le64_to_cpu(r->hash);
-	rec->flush = le32_to_cpu(r->flush);
-	return rec->hash != CRUCIBLE_HASH_UNWRITTEN;
+	hash = le64_to_cpu(r->hash);
+	flush = le32_to_cpu(r->flush);
+	if (hash == CRUCIBLE_HASH_UNWRITTEN)
+		return flush == CRUCIBLE_RECORD_UNWRITTEN_MARK;
+	rec->hash = hash;
+	rec->flush = flush;
+	return true;
 }

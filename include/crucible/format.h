@@ -10,9 +10,12 @@
  *   record area       one 16-byte record per data block
  *   data area         the volume's blocks, aligned to 1 MiB
  *
- * All integers are little-endian.  An all-zero region entry or record is
- * valid and means "never written", so a zeroed device needs only its
- * superblocks written to be formatted.
+ * All integers are little-endian.  An all-zero region entry means "never
+ * stamped", and in a region never stamped an all-zero record means "never
+ * written", so a zeroed device needs only its superblocks written to be
+ * formatted.  The first time a region is marked dirty its records are
+ * initialised, "never written" included (format version 2): from then on an
+ * all-zero record in it is a lost record, never "never written".
  */
 #ifndef CRUCIBLE_FORMAT_H
 #define CRUCIBLE_FORMAT_H
@@ -20,7 +23,9 @@
 #include "compat.h"
 
 #define CRUCIBLE_MAGIC			0x454c424943555243ULL /* "CRUCIBLE" */
-#define CRUCIBLE_FORMAT_VERSION		1
+#define CRUCIBLE_FORMAT_VERSION		2
+/* Legs of version 1 are read only by `cruciblectl upgrade`. */
+#define CRUCIBLE_FORMAT_VERSION_1	1
 #define CRUCIBLE_NR_LEGS		3
 
 #define CRUCIBLE_BLOCK_SHIFT		12
@@ -64,6 +69,13 @@ static inline bool crucible_hash_has_data(u64 h)
 {
 	return h != CRUCIBLE_HASH_UNWRITTEN && h != CRUCIBLE_HASH_ZEROED;
 }
+
+/*
+ * The flush field of an initialised record that says "never written": it
+ * makes the record non-zero whatever its check, so that it can never be
+ * mistaken for a record that was lost.
+ */
+#define CRUCIBLE_RECORD_UNWRITTEN_MARK	0x54494e49U	/* "INIT" */
 
 /* crucible_sb.leg_state[] */
 #define CRUCIBLE_LEG_OK			0
@@ -110,7 +122,7 @@ struct crucible_region_entry {
 
 struct crucible_record {
 	__le64 hash;		/* xxh64 of the block; 0 = never written */
-	__le32 flush;		/* low 32 bits of the flush number it was written in */
+	__le32 flush;		/* low 32 bits of its flush number; the mark for 0 */
 	__le32 check;		/* low 32 bits of xxh64 of the above, seed ^ block */
 } __packed;
 
@@ -134,6 +146,7 @@ struct crucible_region_meta {
 	u64 flush;
 	bool dirty;
 	bool valid;		/* entry passed its check */
+	bool stamped;		/* entry not all zero: records initialised */
 };
 
 /* In-memory view of a per-block record. */
@@ -148,6 +161,7 @@ enum crucible_sb_verdict {
 	CRUCIBLE_SB_BLANK,		/* no magic: never formatted */
 	CRUCIBLE_SB_BAD_CSUM,		/* magic present, checksum wrong */
 	CRUCIBLE_SB_BAD_VERSION,	/* format version we cannot read */
+	CRUCIBLE_SB_OLD_VERSION,	/* version 1: cruciblectl upgrade reads it */
 	CRUCIBLE_SB_BAD_FIELDS,		/* checksum right, fields impossible */
 };
 
@@ -161,6 +175,8 @@ u64 crucible_block_hash(const void *data);
 
 void crucible_sb_seal(struct crucible_sb *sb);
 enum crucible_sb_verdict crucible_sb_check(const struct crucible_sb *sb);
+/* As crucible_sb_check(), but a sound version 1 copy is valid too. */
+enum crucible_sb_verdict crucible_sb_check_any(const struct crucible_sb *sb);
 int crucible_sb_pick(const struct crucible_sb *a, enum crucible_sb_verdict va,
 		     const struct crucible_sb *b, enum crucible_sb_verdict vb);
 
@@ -171,7 +187,16 @@ void crucible_region_decode(const struct crucible_region_entry *e, u64 seed,
 
 void crucible_record_encode(struct crucible_record *r, u64 seed, u64 block,
 			    const struct crucible_rec *rec);
+/*
+ * Decode the record of @block.  @stamped: its region was ever stamped on
+ * this leg (or on any leg in service), so its records were initialised and
+ * an all-zero record is a lost one.  Returns false if the record is lost or
+ * fails its check (@rec then says "never written", which must not be
+ * trusted).
+ */
 bool crucible_record_decode(const struct crucible_record *r, u64 seed,
-			    u64 block, struct crucible_rec *rec);
+			    u64 block, bool stamped, struct crucible_rec *rec);
+/* A record slot that holds nothing at all: never initialised, or lost. */
+bool crucible_record_blank(const struct crucible_record *r);
 
 #endif /* CRUCIBLE_FORMAT_H */

@@ -43,6 +43,7 @@ enum crucible_nl_cmd {
 	CRUCIBLE_EVENT_MISMATCH,	/* DEV LEG BLOCK */
 	CRUCIBLE_EVENT_HYDRATION_DONE,	/* DEV HYDRATED HYDRATION_TOTAL */
 	CRUCIBLE_EVENT_VOLUME_GONE,	/* DEV: the target was destroyed */
+	CRUCIBLE_EVENT_UNRECOVERABLE,	/* DEV BLOCK: no leg has a good copy */
 	__CRUCIBLE_CMD_MAX,
 };
 
@@ -81,6 +82,7 @@ enum crucible_nl_attr {
 	CRUCIBLE_ATTR_BLOCK,		/* u64 */
 	CRUCIBLE_ATTR_HASH,		/* u64: 0 never written, 2 zeroed */
 	CRUCIBLE_ATTR_RECORD_OK,	/* u8: 1 the record passed its check */
+	CRUCIBLE_ATTR_UNRECOVERABLE,	/* u64: blocks bad on every leg now */
 	__CRUCIBLE_ATTR_MAX,
 };
 

@@ -294,6 +294,10 @@ static void on_event(const struct cru_nl_event *ev, const struct cru_err *perr,
 		log_warn("%s: block %llu: leg %u's copy did not match its record (read from another leg; the copy is healed)",
 			 name_of(v), (unsigned long long)ev->block, ev->leg);
 		break;
+	case CRUCIBLE_EVENT_UNRECOVERABLE:
+		log_error("%s: block %llu is unrecoverable: no leg holds a copy that matches its record; reads of it fail until it is written again",
+			name_of(v), (unsigned long long)ev->block);
+		break;
 	case CRUCIBLE_EVENT_HYDRATION_DONE:
 		log_info("%s: hydration from the parent is complete (%llu blocks)",
 			 name_of(v), (unsigned long long)ev->hydration_total);

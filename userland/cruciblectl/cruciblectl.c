@@ -129,6 +129,34 @@ static int cmd_format(const struct ctl_opts *o)
 	return CTL_EXIT_OK;
 }
 
+static int cmd_upgrade(const struct ctl_opts *o)
+{
+	struct cru_upgrade_result res;
+	struct cru_err err;
+	char uuid[37];
+	int i, ret;
+
+	ret = cru_upgrade_legs(o->legs, &res, &err);
+	if (ret) {
+		log_error("upgrade: %s", err.msg);
+		return ret == -EINVAL ? CTL_EXIT_USAGE : CTL_EXIT_ERROR;
+	}
+	cru_uuid_str(res.uuid, uuid);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		if (res.from_version[i] == CRUCIBLE_FORMAT_VERSION)
+			printf("leg %d (%s): at version %d already\n", i,
+			       o->legs[i], CRUCIBLE_FORMAT_VERSION);
+		else
+			printf("leg %d (%s): upgraded from version %u to %d (%llu stamped regions, %llu records initialised)\n",
+			       i, o->legs[i], res.from_version[i],
+			       CRUCIBLE_FORMAT_VERSION,
+			       (unsigned long long)res.stamped_regions[i],
+			       (unsigned long long)res.initialised[i]);
+	}
+	printf("volume %s: format version %d\n", uuid, CRUCIBLE_FORMAT_VERSION);
+	return CTL_EXIT_OK;
+}
+
 static int cmd_create(const struct ctl_opts *o)
 {
 	struct cru_spec spec;
@@ -715,6 +743,8 @@ int main(int argc, char **argv)
 		return CTL_EXIT_OK;
 	case CTL_CMD_FORMAT:
 		return cmd_format(&o);
+	case CTL_CMD_UPGRADE:
+		return cmd_upgrade(&o);
 	default:
 		break;
 	}

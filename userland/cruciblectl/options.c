@@ -31,6 +31,11 @@ static const struct {
 	  "    -p, --parent DEV         the volume will be made from this read-only parent:\n"
 	  "                             record its size (it is not written)\n"
 	  "    -f, --force              format legs that are not blank\n" },
+	{ CTL_CMD_UPGRADE, "upgrade", "upgrade <leg0> <leg1> <leg2>",
+	  "  Upgrade the legs of a volume from on-disk format version 1 to version 2\n"
+	  "  (the kernel module refuses version 1 legs).  The volume must not be\n"
+	  "  active.  Legs at version 2 already are left alone: an upgrade that was\n"
+	  "  interrupted is finished by running it again.\n" },
 	{ CTL_CMD_CREATE, "create", "create <spec.json|->",
 	  "  Create and activate a volume from a JSON volume spec ('-' reads stdin).\n" },
 	{ CTL_CMD_STATUS, "status", "status [<volume>] [--json]",
@@ -760,7 +765,7 @@ int ctl_parse_args(int argc, char **argv, struct ctl_opts *o,
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, sub_argc;
+	int c, i, sub_argc;
 	char **sub_argv;
 
 	memset(o, 0, sizeof(*o));
@@ -805,6 +810,12 @@ int ctl_parse_args(int argc, char **argv, struct ctl_opts *o,
 	switch (o->cmd) {
 	case CTL_CMD_FORMAT:
 		return parse_format(sub_argc, sub_argv, o, err);
+	case CTL_CMD_UPGRADE:
+		c = parse_simple(sub_argc, sub_argv, o, "upgrade", CRU_NR_LEGS,
+				 CRU_NR_LEGS, err);
+		for (i = 0; !c && o->cmd != CTL_CMD_HELP && i < CRU_NR_LEGS; i++)
+			o->legs[i] = sub_argv[optind + i];
+		return c;
 	case CTL_CMD_CREATE:
 		c = parse_simple(sub_argc, sub_argv, o, "create", 1, 1, err);
 		if (!c && o->cmd != CTL_CMD_HELP)

@@ -50,9 +50,13 @@ void ctl_render_volume(FILE *out, const struct cru_volume *vol)
 	fprintf(out, "  I/O              reads %llu, writes %llu, flushes %llu\n",
 		(unsigned long long)st->reads, (unsigned long long)st->writes,
 		(unsigned long long)st->flushes);
-	fprintf(out, "  integrity        mismatches %llu, repaired blocks %llu\n",
+	fprintf(out, "  integrity        mismatches %llu, repaired blocks %llu",
 		(unsigned long long)st->mismatches,
 		(unsigned long long)st->repaired_blocks);
+	if (st->has_unrecoverable)
+		fprintf(out, ", unrecoverable blocks %llu",
+			(unsigned long long)st->unrecoverable);
+	fprintf(out, "\n");
 	if (t->has_region_size || t->has_owner) {
 		fprintf(out, "  table            ");
 		if (t->has_region_size) {
@@ -160,6 +164,8 @@ json_object *ctl_volume_json(const struct cru_volume *vol)
 			       ju64(st->repaired_blocks));
 	json_object_object_add(counters, "parent_errors",
 			       st->has_parent_errors ? ju64(st->parent_errors) : NULL);
+	json_object_object_add(counters, "unrecoverable",
+			       st->has_unrecoverable ? ju64(st->unrecoverable) : NULL);
 	json_object_object_add(o, "counters", counters);
 
 	legs = json_object_new_array();

@@ -154,7 +154,7 @@ static int own_signature(int fd, const char *path, char *what, size_t len,
 		if ((size_t)(c + 1) * CRUCIBLE_BLOCK_SIZE > got)
 			break;
 		sb = (const void *)(buf + c * CRUCIBLE_BLOCK_SIZE);
-		v = crucible_sb_check(sb);
+		v = crucible_sb_check_any(sb);
 		if (v == CRUCIBLE_SB_BLANK)
 			continue;
 		cru_uuid_str(sb->uuid, uuid);

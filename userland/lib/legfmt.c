@@ -356,3 +356,191 @@ out:
 	free(buf);
 	return ret;
 }
+
+/*
+ * Upgrading version 1 legs
+ */
+
+/* Read both superblock copies of @leg; the one to use goes to @sb. */
+static int upgrade_read_sb(struct leg *leg, int idx, struct crucible_sb *sb,
+			   struct cru_err *err)
+{
+	struct crucible_sb copies[CRUCIBLE_SB_COPIES];
+	enum crucible_sb_verdict v[CRUCIBLE_SB_COPIES];
+	int c, pick, ret;
+
+	ret = cru_pread_all(leg->fd, copies, sizeof(copies), 0);
+	if (ret)
+		return cru_err_set(err, ret, "leg %d (%s): cannot read its superblocks: %s",
+				   idx, leg->path, strerror(-ret));
+	for (c = 0; c < CRUCIBLE_SB_COPIES; c++)
+		v[c] = crucible_sb_check_any(&copies[c]);
+	pick = crucible_sb_pick(&copies[0], v[0], &copies[1], v[1]);
+	if (pick < 0)
+		return cru_err_set(err, -EINVAL,
+				   "leg %d (%s): no valid superblock (%s): not a crucible leg, or a damaged one",
+				   idx, leg->path,
+				   crucible_sb_verdict_str(v[0] == CRUCIBLE_SB_BLANK ? v[1] : v[0]));
+	*sb = copies[pick];
+	if (le32_to_cpu(sb->leg_index) != (unsigned int)idx)
+		return cru_err_set(err, -EINVAL,
+				   "leg %d (%s): holds leg %u of its volume: legs are given in the wrong order",
+				   idx, leg->path, le32_to_cpu(sb->leg_index));
+	return 0;
+}
+
+/*
+ * Give every blank record slot of the regions @leg stamped the record
+ * "never written"; returns 0 and counts in @res, or -errno.
+ */
+static int upgrade_records(struct leg *leg, int idx, const struct crucible_sb *sb,
+			   struct cru_upgrade_result *res, struct cru_err *err)
+{
+	static const struct crucible_rec unwritten = { .hash = CRUCIBLE_HASH_UNWRITTEN };
+	const size_t chunk_blocks = 256;
+	struct crucible_geometry geo;
+	struct crucible_region_meta m;
+	struct crucible_region_entry *table = NULL;
+	struct crucible_record *recs = NULL;
+	uint64_t seed = le64_to_cpu(sb->seed), blk, r, b;
+	size_t n, i;
+	bool changed;
+	int ret;
+
+	if (crucible_geometry_init(&geo, le64_to_cpu(sb->volume_blocks),
+				   le32_to_cpu(sb->region_blocks)))
+		return cru_err_set(err, -EINVAL, "leg %d (%s): impossible geometry",
+				   idx, leg->path);
+	table = malloc(geo.region_table_blocks * CRUCIBLE_BLOCK_SIZE);
+	recs = malloc(chunk_blocks * CRUCIBLE_BLOCK_SIZE);
+	if (!table || !recs) {
+		ret = cru_err_set(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = cru_pread_all(leg->fd, table, geo.region_table_blocks * CRUCIBLE_BLOCK_SIZE,
+			    geo.region_table_start * CRUCIBLE_BLOCK_SIZE);
+	if (ret) {
+		cru_err_set(err, ret, "leg %d (%s): cannot read its region table: %s",
+			    idx, leg->path, strerror(-ret));
+		goto out;
+	}
+	for (r = 0; r < geo.nr_regions; r++) {
+		crucible_region_decode(&table[r], seed, r, &m);
+		if (m.stamped)
+			res->stamped_regions[idx]++;
+	}
+	for (blk = 0; blk < geo.record_blocks; blk += n) {
+		n = geo.record_blocks - blk < chunk_blocks ? geo.record_blocks - blk :
+		    chunk_blocks;
+		ret = cru_pread_all(leg->fd, recs, n * CRUCIBLE_BLOCK_SIZE,
+				    (geo.record_start + blk) * CRUCIBLE_BLOCK_SIZE);
+		if (ret) {
+			cru_err_set(err, ret, "leg %d (%s): cannot read its records: %s",
+				    idx, leg->path, strerror(-ret));
+			goto out;
+		}
+		changed = false;
+		for (i = 0; i < n * CRUCIBLE_RECORDS_PER_BLOCK; i++) {
+			b = blk * CRUCIBLE_RECORDS_PER_BLOCK + i;
+			if (b >= geo.volume_blocks)
+				break;
+			r = b >> geo.region_shift;
+			if (!crucible_record_blank(&recs[i]))
+				continue;
+			crucible_region_decode(&table[r], seed, r, &m);
+			if (!m.stamped)
+				continue;
+			crucible_record_encode(&recs[i], seed, b, &unwritten);
+			res->initialised[idx]++;
+			changed = true;
+		}
+		if (!changed)
+			continue;
+		ret = cru_pwrite_all(leg->fd, recs, n * CRUCIBLE_BLOCK_SIZE,
+				     (geo.record_start + blk) * CRUCIBLE_BLOCK_SIZE);
+		if (ret) {
+			cru_err_set(err, ret, "leg %d (%s): cannot write its records: %s",
+				    idx, leg->path, strerror(-ret));
+			goto out;
+		}
+	}
+	if (fsync(leg->fd))
+		ret = cru_err_set(err, -errno, "leg %d (%s): cannot flush: %s",
+				  idx, leg->path, strerror(errno));
+out:
+	free(table);
+	free(recs);
+	return ret;
+}
+
+/*
+ * Both copies as version 2, one after the other, each made durable: a
+ * crash between them leaves one valid version 2 copy, the newer.
+ */
+static int upgrade_write_sbs(struct leg *leg, int idx, struct crucible_sb *sb,
+			     struct cru_err *err)
+{
+	uint64_t seq = le64_to_cpu(sb->seq);
+	int step, ret;
+
+	sb->version = cpu_to_le32(CRUCIBLE_FORMAT_VERSION);
+	for (step = 1; step <= CRUCIBLE_SB_COPIES; step++) {
+		sb->seq = cpu_to_le64(seq + step);
+		crucible_sb_seal(sb);
+		ret = cru_pwrite_all(leg->fd, sb, sizeof(*sb),
+				     ((seq + step) % CRUCIBLE_SB_COPIES) * CRUCIBLE_BLOCK_SIZE);
+		if (!ret && fsync(leg->fd))
+			ret = -errno;
+		if (ret)
+			return cru_err_set(err, ret, "leg %d (%s): cannot write its superblock: %s",
+					   idx, leg->path, strerror(-ret));
+	}
+	return 0;
+}
+
+int cru_upgrade_legs(const char *const paths[CRU_NR_LEGS],
+		     struct cru_upgrade_result *res, struct cru_err *err)
+{
+	struct crucible_sb sb[CRU_NR_LEGS];
+	struct leg legs[CRU_NR_LEGS];
+	int i, ret = 0;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		memset(&legs[i], 0, sizeof(legs[i]));
+		legs[i].fd = -1;
+		legs[i].path = paths[i];
+	}
+	/* Everything is checked before any leg is written. */
+	for (i = 0; i < CRU_NR_LEGS && !ret; i++) {
+		ret = leg_open(&legs[i], i, err);
+		if (!ret)
+			ret = upgrade_read_sb(&legs[i], i, &sb[i], err);
+		if (!ret && i && (memcmp(sb[i].uuid, sb[0].uuid, sizeof(sb[0].uuid)) ||
+				  sb[i].seed != sb[0].seed ||
+				  sb[i].volume_blocks != sb[0].volume_blocks ||
+				  sb[i].region_blocks != sb[0].region_blocks)) {
+			char a[37], b[37];
+
+			cru_uuid_str(sb[0].uuid, a);
+			cru_uuid_str(sb[i].uuid, b);
+			ret = cru_err_set(err, -EINVAL,
+					  "leg %d (%s) is not a leg of the same volume as leg 0 (%s: volume %s, leg 0: volume %s)",
+					  i, paths[i], paths[i], b, a);
+		}
+	}
+	if (ret)
+		goto out;
+	memcpy(res->uuid, sb[0].uuid, sizeof(res->uuid));
+	for (i = 0; i < CRU_NR_LEGS && !ret; i++) {
+		res->from_version[i] = le32_to_cpu(sb[i].version);
+		if (res->from_version[i] == CRUCIBLE_FORMAT_VERSION)
+			continue;
+		ret = upgrade_records(&legs[i], i, &sb[i], res, err);
+		if (!ret)
+			ret = upgrade_write_sbs(&legs[i], i, &sb[i], err);
+	}
+out:
+	legs_close(legs);
+	return ret;
+}

@@ -52,6 +52,28 @@ void cru_format_sb(struct crucible_sb *sb, const struct crucible_geometry *geo,
 		   const uint8_t uuid[16], uint64_t seed, unsigned int leg_index,
 		   uint64_t parent_sectors);
 
+/* What cru_upgrade_legs() did to each leg. */
+struct cru_upgrade_result {
+	unsigned int from_version[CRU_NR_LEGS];	/* 2: nothing to do */
+	uint64_t stamped_regions[CRU_NR_LEGS];
+	uint64_t initialised[CRU_NR_LEGS];	/* record slots given "never written" */
+	uint8_t uuid[16];
+};
+
+/*
+ * Upgrade a leg set of format version 1 to version 2
+ * (Documentation/on-disk-format.rst, "Upgrading from version 1"): in every
+ * region a leg has stamped, each blank record slot gets the record "never
+ * written", that is made durable, then both superblock copies are written
+ * as version 2.  Legs at version 2 already are left alone, so an
+ * interrupted upgrade is finished by running it again.  The legs must not
+ * be in use (block devices are opened O_EXCL) and must be the three legs
+ * of one volume.  Returns 0, or -EINVAL (not a leg set of one volume,
+ * a version it does not know) or another -errno.
+ */
+int cru_upgrade_legs(const char *const legs[CRU_NR_LEGS],
+		     struct cru_upgrade_result *res, struct cru_err *err);
+
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
 void cru_uuid_str(const uint8_t uuid[16], char out[37]);
 

@@ -81,6 +81,7 @@ static const struct {
 	[CRUCIBLE_ATTR_BLOCK] = { "BLOCK", T_U64 },
 	[CRUCIBLE_ATTR_HASH] = { "HASH", T_U64 },
 	[CRUCIBLE_ATTR_RECORD_OK] = { "RECORD_OK", T_U8, true, 0, 1 },
+	[CRUCIBLE_ATTR_UNRECOVERABLE] = { "UNRECOVERABLE", T_U64 },
 };
 
 static const char *const cmd_names[CRUCIBLE_CMD_MAX + 1] = {
@@ -102,6 +103,7 @@ static const char *const cmd_names[CRUCIBLE_CMD_MAX + 1] = {
 	[CRUCIBLE_EVENT_MISMATCH] = "MISMATCH",
 	[CRUCIBLE_EVENT_HYDRATION_DONE] = "HYDRATION_DONE",
 	[CRUCIBLE_EVENT_VOLUME_GONE] = "VOLUME_GONE",
+	[CRUCIBLE_EVENT_UNRECOVERABLE] = "UNRECOVERABLE",
 };
 
 const char *cru_nl_attr_name(int attr)
@@ -344,6 +346,7 @@ int cru_nl_parse_volume(struct nlattr **tb, struct cru_nl_volume *v,
 	v->hydration_total = get_u64(tb, CRUCIBLE_ATTR_HYDRATION_TOTAL);
 	v->repair_throttle = get_u32(tb, CRUCIBLE_ATTR_REPAIR_THROTTLE);
 	v->hydration_throttle = get_u32(tb, CRUCIBLE_ATTR_HYDRATION_THROTTLE);
+	v->unrecoverable = get_u64(tb, CRUCIBLE_ATTR_UNRECOVERABLE);
 	if (v->in_sync > v->nr_regions)
 		return cru_err_set(err, -EBADMSG,
 				   "VOLUME %s: IN_SYNC %llu is more than NR_REGIONS %llu",
@@ -414,6 +417,9 @@ int cru_nl_parse_event(struct nlattr **tb, uint8_t cmd,
 		CRUCIBLE_ATTR_HYDRATION_TOTAL, 0
 	};
 	static const int gone[] = { CRUCIBLE_ATTR_DEV, 0 };
+	static const int unrecoverable[] = {
+		CRUCIBLE_ATTR_DEV, CRUCIBLE_ATTR_BLOCK, 0
+	};
 	const int *need;
 	const char *what = cru_nl_cmd_name(cmd);
 
@@ -452,6 +458,9 @@ int cru_nl_parse_event(struct nlattr **tb, uint8_t cmd,
 		break;
 	case CRUCIBLE_EVENT_VOLUME_GONE:
 		need = gone;
+		break;
+	case CRUCIBLE_EVENT_UNRECOVERABLE:
+		need = unrecoverable;
 		break;
 	default:
 		return cru_err_set(err, -EBADMSG, "command %u is not an event",

@@ -78,6 +78,7 @@ struct cru_nl_volume {
 	uint64_t hydration_total;	/* 0: no parent */
 	uint32_t repair_throttle;	/* MiB/s, 0 unlimited */
 	uint32_t hydration_throttle;
+	uint64_t unrecoverable;		/* blocks bad on every leg (0 before) */
 };
 
 /* Legs in service (alive or stale), as a bit mask. */

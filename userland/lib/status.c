@@ -41,7 +41,7 @@ static const char *const field_names[CRU_STATUS_FIELDS] = {
 	"version", "mode", "generation", "flush", "legs", "regions",
 	"hydration", "repair_state", "reads", "writes", "flushes",
 	"mismatches", "repaired_blocks", "err0", "err1", "err2",
-	"hydration_state", "parent_errors",
+	"hydration_state", "parent_errors", "unrecoverable",
 };
 
 static int bad_field(struct cru_err *err, int idx, const struct field *f,
@@ -181,12 +181,12 @@ int cru_status_parse(const char *params, struct cru_status *st,
 		if (!n)
 			return cru_err_set(err, -EINVAL, "empty status line");
 		/* An older module stops here; anything between is cut short. */
-		if (n == CRU_STATUS_MIN_FIELDS)
+		if (n == CRU_STATUS_MIN_FIELDS || n == CRU_STATUS_MIN_FIELDS + 2)
 			break;
 		return cru_err_set(err, -EINVAL,
-				   "status line ends after %d fields, missing '%s' (expected %d or %d fields)",
+				   "status line ends after %d fields, missing '%s' (expected %d, %d or %d fields)",
 				   n, field_names[n], CRU_STATUS_MIN_FIELDS,
-				   CRU_STATUS_FIELDS);
+				   CRU_STATUS_MIN_FIELDS + 2, CRU_STATUS_FIELDS);
 	}
 	/* The version decides how the rest reads: check it first. */
 	if (cru_parse_u64_n(f[0].p, f[0].len, &version))
@@ -233,6 +233,12 @@ int cru_status_parse(const char *params, struct cru_status *st,
 	if (ret)
 		return ret;
 	st->has_parent_errors = true;
+	if (f[18].p) {
+		ret = parse_number(&f[18], 18, &st->unrecoverable, err);
+		if (ret)
+			return ret;
+		st->has_unrecoverable = true;
+	}
 
 	while (next_field(&cursor, &extra))
 		st->extra_fields++;

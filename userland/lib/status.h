@@ -6,10 +6,11 @@
  *   1 <mode> <generation> <flush> <legs> <in_sync>/<nr_regions>
  *     <hydrated>/<total>|- <repair_state> <reads> <writes> <flushes>
  *     <mismatches> <repaired_blocks> <err0> <err1> <err2>
- *     [<hydration_state> <parent_errors> [more fields...]]
+ *     [<hydration_state> <parent_errors> [<unrecoverable> [more fields...]]]
  *
  * Fields are only ever appended.  A module older than the parent support
- * prints the first 16 only: the hydration state is then unknown.  Fields
+ * prints the first 16 only: the hydration state is then unknown; one older
+ * than per-block verdicts prints 18 (unrecoverable unknown).  Fields
  * appended by a newer target are counted and ignored; a different status
  * format version is refused.
  */
@@ -24,7 +25,7 @@
 #define CRU_STATUS_VERSION	1
 #define CRU_NR_LEGS		3
 #define CRU_STATUS_MIN_FIELDS	16	/* printed by every version-1 module */
-#define CRU_STATUS_FIELDS	18	/* known to this parser */
+#define CRU_STATUS_FIELDS	19	/* known to this parser */
 
 enum cru_mode {
 	CRU_MODE_RW,
@@ -77,6 +78,8 @@ struct cru_status {
 	enum cru_hydration_state hydration_state;
 	bool has_parent_errors;		/* false on a 16-field line */
 	uint64_t parent_errors;		/* failed parent reads */
+	bool has_unrecoverable;		/* false on a 16- or 18-field line */
+	uint64_t unrecoverable;		/* blocks bad on every leg */
 	unsigned int extra_fields;	/* appended fields we do not know */
 };
 

@@ -256,26 +256,42 @@ static void records_round_trip(void **state)
 
 	(void)state;
 	crucible_record_encode(&r, 0x55, 1000, &in);
-	assert_true(crucible_record_decode(&r, 0x55, 1000, &out));
+	assert_true(crucible_record_decode(&r, 0x55, 1000, true, &out));
 	assert_true(out.hash == in.hash);
 	assert_true(out.flush == in.flush);
 	assert_true(crucible_may_write_unwritten(&(struct crucible_rec){ 0, 0 }));
 	assert_false(crucible_may_write_unwritten(&out));
 }
 
-static void unwritten_record_is_all_zero(void **state)
+/* Version 2: "never written" has a check; only a blank slot is all zero. */
+static void unwritten_record_is_never_blank(void **state)
 {
-	static const uint8_t zero[sizeof(struct crucible_record)];
 	struct crucible_rec in = { .hash = CRUCIBLE_HASH_UNWRITTEN, .flush = 5 };
 	struct crucible_rec out = { 1, 1 };
 	struct crucible_record r;
 
 	(void)state;
 	crucible_record_encode(&r, 0x55, 3, &in);
-	assert_memory_equal(&r, zero, sizeof(r));
-	assert_true(crucible_record_decode(&r, 0x55, 3, &out));
+	assert_false(crucible_record_blank(&r));
+	assert_int_equal(le32_to_cpu(r.flush), CRUCIBLE_RECORD_UNWRITTEN_MARK);
+	assert_true(crucible_record_decode(&r, 0x55, 3, true, &out));
 	assert_int_equal(out.hash, 0);
 	assert_int_equal(out.flush, 0);
+}
+
+/* A blank slot says "never written" in a region never stamped, else "lost". */
+static void blank_record_counts_only_where_never_stamped(void **state)
+{
+	struct crucible_rec out = { 1, 1 };
+	struct crucible_record r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_true(crucible_record_blank(&r));
+	assert_true(crucible_record_decode(&r, 0x55, 3, false, &out));
+	assert_int_equal(out.hash, 0);
+	assert_false(crucible_record_decode(&r, 0x55, 3, true, &out));
+	assert_int_equal(out.hash, 0);
 }
 
 static void damaged_or_misplaced_record_fails_its_check(void **state)
@@ -287,12 +303,12 @@ static void damaged_or_misplaced_record_fails_its_check(void **state)
 	(void)state;
 	crucible_record_encode(&r, 0x55, 1000, &in);
 	r.hash = cpu_to_le64(43);
-	assert_false(crucible_record_decode(&r, 0x55, 1000, &out));
+	assert_false(crucible_record_decode(&r, 0x55, 1000, true, &out));
 	assert_int_equal(out.hash, 0);
 
 	crucible_record_encode(&r, 0x55, 1000, &in);
-	assert_false(crucible_record_decode(&r, 0x55, 1001, &out));
-	assert_false(crucible_record_decode(&r, 0x56, 1000, &out));
+	assert_false(crucible_record_decode(&r, 0x55, 1001, true, &out));
+	assert_false(crucible_record_decode(&r, 0x56, 1000, true, &out));
 }
 
 static void struct_sizes_match_the_format(void **state)
@@ -343,7 +359,7 @@ static void zeroed_record_round_trips(void **state)
 
 	(void)state;
 	crucible_record_encode(&r, 0x77, 4242, &in);
-	assert_true(crucible_record_decode(&r, 0x77, 4242, &out));
+	assert_true(crucible_record_decode(&r, 0x77, 4242, true, &out));
 	assert_true(out.hash == CRUCIBLE_HASH_ZEROED);
 	assert_int_equal(out.flush, 9);
 }
@@ -362,7 +378,8 @@ int main(void)
 		cmocka_unit_test(never_written_region_is_all_zero),
 		cmocka_unit_test(damaged_region_entry_is_invalid_and_dirty),
 		cmocka_unit_test(records_round_trip),
-		cmocka_unit_test(unwritten_record_is_all_zero),
+		cmocka_unit_test(unwritten_record_is_never_blank),
+		cmocka_unit_test(blank_record_counts_only_where_never_stamped),
 		cmocka_unit_test(damaged_or_misplaced_record_fails_its_check),
 		cmocka_unit_test(struct_sizes_match_the_format),
 		cmocka_unit_test(superblock_offsets_match_the_documentation),

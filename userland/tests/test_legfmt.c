@@ -358,6 +358,167 @@ static void unusable_parents_are_refused_before_any_write(void **state)
 	}
 }
 
+/*
+ * ---- upgrade from version 1
+ *
+ * A version 1 leg set as the version 1 module left it: superblocks at
+ * version 1, region 0 stamped with blank records for the blocks never
+ * written and a record for block 5, region 1 never stamped.
+ */
+static void make_v1_legs(struct fixture *fx, struct cru_format_result *res)
+{
+	const struct crucible_region_meta stamped = {
+		.generation = 3, .flush = 7, .valid = true,
+	};
+	const struct crucible_rec written = { .hash = 0x1234567890abcdefULL, .flush = 7 };
+	struct crucible_region_entry e;
+	struct crucible_record r;
+	struct crucible_sb sb;
+	int i, c;
+
+	format_ok(fx, 8 * MiB, 0, false, res);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		for (c = 0; c < CRUCIBLE_SB_COPIES; c++) {
+			read_sb(fx->path[i], c, &sb);
+			sb.version = cpu_to_le32(CRUCIBLE_FORMAT_VERSION_1);
+			crucible_sb_seal(&sb);
+			test_pwrite(fx->path[i], &sb, sizeof(sb),
+				    (off_t)c * CRUCIBLE_BLOCK_SIZE);
+		}
+		crucible_region_encode(&e, res->seed, 0, &stamped);
+		test_pwrite(fx->path[i], &e, sizeof(e),
+			    res->geo.region_table_start * CRUCIBLE_BLOCK_SIZE);
+		crucible_record_encode(&r, res->seed, 5, &written);
+		test_pwrite(fx->path[i], &r, sizeof(r),
+			    res->geo.record_start * CRUCIBLE_BLOCK_SIZE + 5 * sizeof(r));
+	}
+}
+
+static void record_at(struct fixture *fx, int leg, const struct cru_format_result *res,
+		      uint64_t b, struct crucible_record *r)
+{
+	test_pread(fx->path[leg], r, sizeof(*r),
+		   res->geo.record_start * CRUCIBLE_BLOCK_SIZE + b * sizeof(*r));
+}
+
+static void version_1_legs_are_refused_by_the_target_check(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	struct crucible_sb sb;
+
+	make_v1_legs(fx, &res);
+	read_sb(fx->path[1], 0, &sb);
+	assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_OLD_VERSION);
+	assert_int_equal(crucible_sb_check_any(&sb), CRUCIBLE_SB_VALID);
+}
+
+static void upgrade_initialises_records_of_stamped_regions_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	struct cru_upgrade_result up;
+	struct crucible_record r;
+	struct crucible_rec rec;
+	struct crucible_sb sb;
+	struct cru_err err;
+	int i, c;
+
+	make_v1_legs(fx, &res);
+	assert_int_equal(cru_upgrade_legs(fx->legs, &up, &err), 0);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		assert_int_equal(up.from_version[i], 1);
+		assert_int_equal(up.stamped_regions[i], 1);
+		/* Region 0 is blocks 0..255; block 5 had a record already. */
+		assert_int_equal(up.initialised[i], 255);
+		for (c = 0; c < CRUCIBLE_SB_COPIES; c++) {
+			read_sb(fx->path[i], c, &sb);
+			assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_VALID);
+			assert_int_equal(le32_to_cpu(sb.version), CRUCIBLE_FORMAT_VERSION);
+		}
+		/* Never written, and now says so with a check. */
+		record_at(fx, i, &res, 0, &r);
+		assert_false(crucible_record_blank(&r));
+		assert_true(crucible_record_decode(&r, res.seed, 0, true, &rec));
+		assert_int_equal(rec.hash, CRUCIBLE_HASH_UNWRITTEN);
+		record_at(fx, i, &res, 255, &r);
+		assert_false(crucible_record_blank(&r));
+		/* The written block keeps its record. */
+		record_at(fx, i, &res, 5, &r);
+		assert_true(crucible_record_decode(&r, res.seed, 5, true, &rec));
+		assert_int_equal(rec.hash, 0x1234567890abcdefULL);
+		/* A region never stamped keeps its blank records. */
+		record_at(fx, i, &res, 256, &r);
+		assert_true(crucible_record_blank(&r));
+	}
+	/* Again: nothing left to do, nothing changed. */
+	assert_int_equal(cru_upgrade_legs(fx->legs, &up, &err), 0);
+	for (i = 0; i < CRU_NR_LEGS; i++) {
+		assert_int_equal(up.from_version[i], CRUCIBLE_FORMAT_VERSION);
+		assert_int_equal(up.initialised[i], 0);
+	}
+}
+
+/* An upgrade stopped after one leg is finished by running it again. */
+static void interrupted_upgrade_is_finished_by_another(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	struct cru_upgrade_result up;
+	struct crucible_sb sb;
+	struct cru_err err;
+	int c;
+
+	make_v1_legs(fx, &res);
+	assert_int_equal(cru_upgrade_legs(fx->legs, &up, &err), 0);
+	/* Leg 2 back to version 1, as if the upgrade had stopped before it. */
+	for (c = 0; c < CRUCIBLE_SB_COPIES; c++) {
+		read_sb(fx->path[2], c, &sb);
+		sb.version = cpu_to_le32(CRUCIBLE_FORMAT_VERSION_1);
+		crucible_sb_seal(&sb);
+		test_pwrite(fx->path[2], &sb, sizeof(sb), (off_t)c * CRUCIBLE_BLOCK_SIZE);
+	}
+	assert_int_equal(cru_upgrade_legs(fx->legs, &up, &err), 0);
+	assert_int_equal(up.from_version[0], CRUCIBLE_FORMAT_VERSION);
+	assert_int_equal(up.from_version[2], 1);
+	assert_int_equal(up.initialised[2], 0);	/* done the first time */
+	read_sb(fx->path[2], 1, &sb);
+	assert_int_equal(crucible_sb_check(&sb), CRUCIBLE_SB_VALID);
+}
+
+static void upgrade_refuses_legs_of_two_volumes(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_format_result res;
+	struct cru_upgrade_result up;
+	struct crucible_sb sb, before;
+	struct cru_err err;
+
+	make_v1_legs(fx, &res);
+	read_sb(fx->path[0], 0, &before);
+	read_sb(fx->path[1], 0, &sb);
+	sb.uuid[0] ^= 1;
+	crucible_sb_seal(&sb);
+	test_pwrite(fx->path[1], &sb, sizeof(sb), 0);
+	test_pwrite(fx->path[1], &sb, sizeof(sb), CRUCIBLE_BLOCK_SIZE);
+	assert_int_equal(cru_upgrade_legs(fx->legs, &up, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a leg of the same volume"));
+	/* Nothing was written, leg 0 included. */
+	read_sb(fx->path[0], 0, &sb);
+	assert_memory_equal(&sb, &before, sizeof(sb));
+}
+
+static void upgrade_refuses_a_blank_leg(void **state)
+{
+	struct fixture *fx = *state;
+	struct cru_upgrade_result up;
+	struct cru_err err;
+
+	assert_int_equal(cru_upgrade_legs(fx->legs, &up, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "leg 0"));
+	assert_non_null(strstr(err.msg, "no valid superblock"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +536,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(parent_size_is_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(parent_as_large_as_the_volume_is_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(unusable_parents_are_refused_before_any_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(version_1_legs_are_refused_by_the_target_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_initialises_records_of_stamped_regions_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(interrupted_upgrade_is_finished_by_another, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_refuses_legs_of_two_volumes, setup, teardown),
+		cmocka_unit_test_setup_teardown(upgrade_refuses_a_blank_leg, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("leg format", tests, NULL, NULL);

@@ -102,12 +102,28 @@ static void appended_fields_are_tolerated(void **state)
 	struct cru_err err;
 
 	(void)state;
-	assert_int_equal(cru_status_parse(HEALTHY18 " future 12 x=y", &st, &err), 0);
+	assert_int_equal(cru_status_parse(HEALTHY18 " 7 future 12 x=y", &st, &err), 0);
 	assert_int_equal(st.extra_fields, 3);
+	assert_true(st.has_unrecoverable);
+	assert_int_equal(st.unrecoverable, 7);
 	assert_int_equal(st.leg_errors[2], 0);
 	assert_int_equal(st.flush, 1042);
 	assert_int_equal(st.hydration_state, CRU_HYDRATION_NONE);
 	assert_true(st.has_parent_errors);
+}
+
+/* A module without per-block verdicts prints 18: unrecoverable unknown. */
+static void eighteen_fields_leave_unrecoverable_unknown(void **state)
+{
+	struct cru_status st;
+	struct cru_err err;
+
+	(void)state;
+	assert_int_equal(cru_status_parse(HEALTHY18, &st, &err), 0);
+	assert_true(st.has_parent_errors);
+	assert_false(st.has_unrecoverable);
+	assert_int_equal(cru_status_parse(HEALTHY18 " x", &st, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unrecoverable"));
 }
 
 /* An older module prints 16 fields: accepted, hydration state unknown. */
@@ -399,6 +415,7 @@ int main(void)
 		cmocka_unit_test(degraded_volume_with_parent),
 		cmocka_unit_test(every_mode_and_repair_state),
 		cmocka_unit_test(appended_fields_are_tolerated),
+		cmocka_unit_test(eighteen_fields_leave_unrecoverable_unknown),
 		cmocka_unit_test(sixteen_fields_leave_the_hydration_state_unknown),
 		cmocka_unit_test(volume_without_parent_reports_no_hydration),
 		cmocka_unit_test(hydrating_volume_parses_state_and_parent_errors),

@@ -612,7 +612,7 @@ static uint64_t check_leg_records(int leg, const char *path, uint64_t *stats)
 		for (b = b0; b < b0 + n; b++) {
 			const uint8_t *blk = data + (b - b0) * CRASH_BLOCK;
 
-			if (!crucible_record_decode(&rp[b], le64_to_cpu(sb->seed), b, &rec)) {
+			if (!crucible_record_decode(&rp[b], le64_to_cpu(sb->seed), b, m.stamped, &rec)) {
 				bad++;
 				report("VIOLATION %s: leg %d, clean region %" PRIu64 " (generation %" PRIu64
 				       ", flush %" PRIu64 "): the record of block %" PRIu64 " fails its check\n",

@@ -111,6 +111,33 @@ static void show(const struct crucible_sb *sb, int copy,
 	       sb->leg_state[2]);
 }
 
+/*
+ * Was the region of @block ever stamped on this leg (its entry not all
+ * zero)?  Then its records were initialised, and a blank one is lost.
+ */
+static bool region_stamped(int fd, const struct crucible_sb *s, unsigned long long block)
+{
+	struct crucible_region_entry e;
+	struct crucible_region_meta m;
+	unsigned long long region = block >> __builtin_ctz(le32_to_cpu(s->region_blocks));
+	off_t at = (off_t)le64_to_cpu(s->region_table_start) * CRUCIBLE_BLOCK_SIZE +
+		   (off_t)region * sizeof(e);
+	void *buf;
+	bool stamped = true;
+
+	/* O_DIRECT: whole aligned blocks only. */
+	if (posix_memalign(&buf, CRUCIBLE_BLOCK_SIZE, CRUCIBLE_BLOCK_SIZE))
+		return true;
+	if (pread(fd, buf, CRUCIBLE_BLOCK_SIZE, at & ~(off_t)(CRUCIBLE_BLOCK_SIZE - 1)) ==
+	    CRUCIBLE_BLOCK_SIZE) {
+		memcpy(&e, (char *)buf + (at & (CRUCIBLE_BLOCK_SIZE - 1)), sizeof(e));
+		crucible_region_decode(&e, le64_to_cpu(s->seed), region, &m);
+		stamped = m.stamped;
+	}
+	free(buf);
+	return stamped;
+}
+
 /* Print the record of a volume block and check the leg's data against it. */
 static int show_record(int fd, const char *dev, struct crucible_sb **sb,
 		       const enum crucible_sb_verdict *v, const char *arg)
@@ -146,8 +173,11 @@ static int show_record(int fd, const char *dev, struct crucible_sb **sb,
 	}
 	recs = buf;
 	if (!crucible_record_decode(&recs[block % CRUCIBLE_RECORDS_PER_BLOCK],
-				    le64_to_cpu(s->seed), block, &rec)) {
-		printf("block %llu: record fails its check\n", block);
+				    le64_to_cpu(s->seed), block,
+				    region_stamped(fd, s, block), &rec)) {
+		printf("block %llu: record %s\n", block,
+		       crucible_record_blank(&recs[block % CRUCIBLE_RECORDS_PER_BLOCK]) ?
+		       "lost (blank in a stamped region)" : "fails its check");
 		free(buf);
 		return 0;
 	}

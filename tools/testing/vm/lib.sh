@@ -37,7 +37,8 @@
 # FIELD is a position (1 = the status format version, the first word after
 # "crucible") or a name from the status contract: version mode generation
 # flush legs regions hydration repair reads writes flushes mismatches repaired
-# err0 err1 err2, plus in_sync and nr_regions (the two halves of "regions").
+# err0 err1 err2 hydration_state parent_errors unrecoverable, plus in_sync and
+# nr_regions (the two halves of "regions").
 # PATTERN is a shell glob: "AAA", "?F?", "[AS]AA".
 
 # Blocks are 4 KiB: volume lengths are multiples of 8 sectors.
@@ -257,6 +258,7 @@ _status_index() {
 	err2) echo 16 ;;
 	hydration_state) echo 17 ;;
 	parent_errors) echo 18 ;;
+	unrecoverable) echo 19 ;;
 	hydrated) echo 7 ;;
 	hydration_total) echo 7 ;;
 	*) fail "unknown status field '$1'" ;;

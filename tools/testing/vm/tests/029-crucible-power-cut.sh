@@ -95,7 +95,15 @@ random_file d 16
 cp old new
 dd if=d of=new bs=1M seek=12 conv=notrunc status=none
 w0=$(status_field vol writes)
-dd if=d of=$VOL bs=4k seek=$((12 * MIB_BLOCKS)) oflag=direct status=none &
+# In 64 pieces of 256 KiB, 0.1 s apart: the stream lasts at least 6 s
+# however fast the guest, so the cut (a few seconds of dmsetup) lands in it.
+(
+	for i in $(seq 0 63); do
+		dd if=d of=$VOL bs=4k skip=$((i * 64)) seek=$((12 * MIB_BLOCKS + i * 64)) count=64 \
+			oflag=direct conv=notrunc status=none || exit 1
+		sleep 0.1
+	done
+) &
 writer=$!
 t=0
 while [ "$(status_field vol writes)" -lt $((w0 + 200)) ] && kill -0 $writer 2>/dev/null; do

@@ -114,11 +114,16 @@ expect_data /dev/mapper/vol data
 wait_synced vol
 crucible_remove vol
 
-step "a leg of format version 2 (checksum resealed)"
+step "a leg of format version 3 (checksum resealed)"
 copy_a
-"$SB" "${x[2]}" set version 2
+"$SB" "${x[2]}" set version 3
 "$SB" "${x[2]}" show
-bad "$T $X -" "leg 2.*version"
+bad "$T $X -" "leg 2: format version 3 is not supported"
+
+step "a leg of format version 1: the message names the upgrade"
+copy_a
+"$SB" "${x[1]}" set version 1
+bad "$T $X -" "leg 1: format version 1: upgrade .*cruciblectl upgrade"
 
 step "optional arguments"
 bad "$T $A - 2 foo bar" "unknown|foo"
