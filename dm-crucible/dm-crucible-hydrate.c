@@ -224,7 +224,9 @@ static u8 write_runs(struct crucible *c, u8 legs, void *buf, u64 b0,
 			break;
 		req.mem.ptr.vma = buf + ((size_t)start << CRUCIBLE_BLOCK_SHIFT);
 		error_bits = 0;
-		if (dm_io(&req, nr, where, &error_bits, IOPRIO_DEFAULT))
+		/* -EIO with error_bits names the legs; without, all of them. */
+		if (dm_io(&req, nr, where, &error_bits, IOPRIO_DEFAULT) &&
+		    !error_bits)
 			error_bits = BIT(nr) - 1;
 		for (i = 0; i < nr; i++)
 			if (error_bits & BIT(i))

@@ -903,7 +903,7 @@ int crucible_md_prepare_leg(struct crucible *c, unsigned int leg,
 
 	spin_lock_irq(&c->lock);
 	alive = crucible_alive_mask(c) & ~BIT(leg);
-	committed_since = c->flush != l->out_flush;
+	committed_since = c->flush != l->out_flush || l->out_flushed;
 	spin_unlock_irq(&c->lock);
 	for (r = 0; r < c->geo.nr_regions; r++) {
 		if (!(r % (ASSEMBLY_PREFETCH * CRUCIBLE_ENTRIES_PER_BLOCK)))

@@ -164,6 +164,7 @@ void crucible_leg_failed(struct crucible *c, unsigned int leg, int err)
 	if (c->legs[leg].state == CRUCIBLE_LEG_ALIVE) {
 		c->legs[leg].state = CRUCIBLE_LEG_FAILED;
 		c->legs[leg].out_flush = c->flush;
+		c->legs[leg].out_flushed = false;
 		c->fault_pending |= BIT(leg);
 		changed = true;
 		if (!crucible_alive_mask(c))
@@ -352,9 +353,13 @@ static void write_leg_endio(struct bio *clone)
 	struct crucible_clone *cl = container_of(clone, struct crucible_clone, bio);
 	struct crucible_io *io = cl->io;
 
+	struct crucible_leg *l = &io->c->legs[cl->leg];
+
 	if (clone->bi_status)
 		set_bit(cl->leg, &io->failed);
 	bio_put(clone);
+	if (atomic_dec_and_test(&l->writes))
+		wake_up(&io->c->inflight_wait);
 	if (atomic_dec_and_test(&io->pending))
 		queue_work(io->c->io_wq, &io->work);
 }
@@ -403,8 +408,13 @@ static void issue_write(struct crucible *c, struct bio *bio)
 		clones[n++] = clone;
 	}
 	atomic_set(&io->pending, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		struct crucible_clone *cl = container_of(clones[i],
+							 struct crucible_clone, bio);
+
+		atomic_inc(&c->legs[cl->leg].writes);
 		submit_bio_noacct(clones[i]);
+	}
 }
 
 /* A bio whose range was taken when it was mapped: wait for it here. */
@@ -1920,6 +1930,30 @@ static bool leg_is_last_copy(struct crucible *c, unsigned int leg)
 }
 
 /*
+ * The operator took a healthy leg out: once the writes it had in flight are
+ * done, flush it, so that what it acknowledged before is durable on it and
+ * need not be verified when it comes back (crucible_md_prepare_leg()).
+ */
+static void flush_disabled_leg(struct crucible *c, unsigned int leg)
+{
+	struct crucible_leg *l = &c->legs[leg];
+	int r;
+
+	wait_event(c->inflight_wait, !atomic_read(&l->writes));
+	if (!crucible_md_begin(c))
+		return;
+	r = dm_bufio_write_dirty_buffers(l->bufio);
+	if (!r)
+		r = blkdev_issue_flush(l->dev->bdev);
+	crucible_md_end(c);
+	spin_lock_irq(&c->lock);
+	/* Unless it went out and came back meanwhile. */
+	if (l->state == CRUCIBLE_LEG_DISABLED)
+		l->out_flushed = !r;
+	spin_unlock_irq(&c->lock);
+}
+
+/*
  * Take a leg out of service or bring it back (messages and netlink).  On
  * refusal *@why says why.
  */
@@ -1947,6 +1981,7 @@ int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
 		} else {
 			c->legs[leg].state = CRUCIBLE_LEG_DISABLED;
 			c->legs[leg].out_flush = c->flush;
+			c->legs[leg].out_flushed = false;
 			c->fault_pending |= BIT(leg);
 		}
 	} else {
@@ -1964,6 +1999,8 @@ int crucible_set_leg(struct crucible *c, unsigned int leg, bool fail,
 		crucible_md_unlock_marks(c);
 	if (r)
 		return r;
+	if (fail)
+		flush_disabled_leg(c, leg);
 	if (nr_stale)
 		DMINFO("%s: leg %u back in service, stale in %llu regions its copy lags",
 		       dev_name_of(c), leg, (unsigned long long)nr_stale);

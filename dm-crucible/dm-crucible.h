@@ -96,6 +96,8 @@ struct crucible_leg {
 	u64 sb_acked_seq;		/* seq and flush of the last superblock */
 	u64 sb_acked_flush;		/* write the leg acknowledged */
 	u64 out_flush;			/* the flush number when it went out */
+	bool out_flushed;		/* flushed after it went out (fail_leg) */
+	atomic_t writes;		/* write clones in flight to it */
 	enum crucible_leg_state state;	/* under crucible->lock */
 	bool fresh;			/* blank or replaced: everything stale */
 	bool stale;			/* some region is stale here (status) */

@@ -85,4 +85,16 @@ static inline void test_rm_rf(const char *path)
 	}
 }
 
+/*
+ * Skip the current case, saying why: run-tests counts a skip without a
+ * reason as a failure.  The reason goes out as "# skip: <reason>".
+ */
+#define test_skip(...)				\
+	do {					\
+		printf("# skip: " __VA_ARGS__);	\
+		printf("\n");			\
+		fflush(stdout);			\
+		skip();				\
+	} while (0)
+
 #endif /* CRU_TEST_H */

@@ -85,8 +85,7 @@ static void refused(struct pool_fixture *fx, const char *tool, const char *cmd,
 	int fd;
 
 	if (tool && !have_tool(tool)) {
-		printf("# %s is not installed: cannot make this signature\n", tool);
-		skip();
+		test_skip("%s is not installed: cannot make this signature", tool);
 	}
 	run_tool(fx, cmd);
 	sum = file_sum(fx->path);
@@ -158,15 +157,13 @@ static void lvm_physical_volume_is_refused(void **state)
 	char cmd[1024];
 
 	if (!have_tool("pvcreate") || !have_tool("losetup")) {
-		printf("# pvcreate or losetup is not installed\n");
-		skip();
+		test_skip("pvcreate or losetup is not installed");
 	}
 	snprintf(cmd, sizeof(cmd),
 		 "PATH=$PATH:/sbin:/usr/sbin; cd '%s' && losetup -f --show '%s' > loopdev 2>/dev/null",
 		 fx->dir, fx->path);
 	if (system(cmd)) {
-		printf("# no loop device available (not root, or no loop driver): cannot run pvcreate\n");
-		skip();
+		test_skip("no loop device available (not root, or no loop driver): cannot run pvcreate");
 	}
 	refused(fx, NULL,
 		"d=$(cat loopdev); pvcreate -q --config 'devices { obtain_device_list_from_udev=0 } activation { udev_sync=0 udev_rules=0 }' $d; rc=$?; losetup -d $d; exit $rc",

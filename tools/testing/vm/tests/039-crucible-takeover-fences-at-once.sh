@@ -10,7 +10,11 @@
 # "fenced" and fails every I/O; the new one reads every block the old one
 # wrote before the takeover without a mismatch. Then the same with the new
 # owner on other loop devices over the same files (another path to the
-# same legs, as two hosts would see one export).
+# same legs, as two hosts would see one export). Last, a takeover from
+# "another machine": a higher generation written into the legs' superblocks
+# behind the volume's back (crucible-sb), as a remote owner's activation
+# would; the volume finds it at its next metadata write and is fenced
+# within a commit period, its writes stop.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
@@ -95,3 +99,27 @@ done
 takeover b c 3 "${aliases[@]}"
 crucible_remove b
 crucible_remove c
+
+step "volume d; another machine activates the legs with generation 9"
+SB=''
+crucible_helper SB crucible-sb
+crucible_create d "$SECTORS" "${legs[@]}" - generation 7 owner host-d
+(
+	while :; do
+		dd if=/dev/urandom of=/dev/mapper/d bs=4k count=1 \
+			seek=$((RANDOM % (VOLUME_MIB * 256))) oflag=direct conv=notrunc \
+			status=none 2>/dev/null || true
+	done
+) &
+writer_pid=$!
+kmsg_mark "remote takeover of d"
+for l in "${legs[@]}"; do "$SB" "$l" set generation 9 >/dev/null; done
+wait_status d mode fenced 10
+kmsg_since_mark | grep -E "leg [0-2] has generation 9 > ours \(7\): fenced" ||
+	fail "d does not say why it is fenced"
+s1=$(legs_sum "${legs[@]}")
+sleep 3
+s2=$(legs_sum "${legs[@]}")
+[ "$s1" = "$s2" ] || fail "d went on writing after it was fenced"
+stop_writer
+crucible_remove d

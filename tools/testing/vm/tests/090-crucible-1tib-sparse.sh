@@ -8,6 +8,8 @@
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=SCRIPTDIR/../lib-crucible.sh
+. "$(dirname "$0")/../lib-crucible.sh"
 
 VOLUME_BLOCKS=$((1 << 28))			# 1 TiB in 4 KiB blocks
 SECTORS=$((VOLUME_BLOCKS * 8))
@@ -55,16 +57,34 @@ for i in 0 1 2; do
 	[ "$a" -lt 1024 ] || fail "creating the volume wrote ${a} KiB on leg $i: metadata was written wholesale"
 done
 
-step "write 1 MiB at 16 places spread over the volume, read back"
-random_file /tmp/chunk 1
+step "write 1 MiB at 16 places spread over the volume, each its own data, read back"
+# Each chunk different, every 4 KiB block of it starting with its own
+# volume offset: a write or a read that lands at the wrong place (an
+# offset wrapping at 2^32 blocks, a region number truncated) shows as the
+# wrong chunk or as data where none was written.
+python3 - "$TMPDIR" <<'PY'
+import os, sys
+for k in range(16):
+    off = (k * 65536 + 7) << 20
+    with open(os.path.join(sys.argv[1], "chunk%d" % k), "wb") as f:
+        for b in range(256):
+            tag = b"crucible 090 offset %016x " % (off + b * 4096)
+            f.write(tag + os.urandom(4096 - len(tag)))
+PY
 for k in $(seq 0 15); do
-	dd if=/tmp/chunk of=$VOL bs=1M seek=$((k * 65536 + 7)) count=1 oflag=direct conv=fsync status=none ||
-		fail "write at chunk $k failed"
+	dd if="$TMPDIR/chunk$k" of=$VOL bs=1M seek=$((k * 65536 + 7)) count=1 oflag=direct conv=fsync \
+		status=none || fail "write at chunk $k failed"
 done
+drop_caches
 for k in $(seq 0 15); do
-	dd if=$VOL of=/tmp/back bs=1M skip=$((k * 65536 + 7)) count=1 iflag=direct status=none ||
+	dd if=$VOL of="$TMPDIR/back" bs=1M skip=$((k * 65536 + 7)) count=1 iflag=direct status=none ||
 		fail "read at chunk $k failed"
-	cmp -s /tmp/chunk /tmp/back || fail "chunk $k read back wrong"
+	cmp -s "$TMPDIR/chunk$k" "$TMPDIR/back" || fail "chunk $k read back wrong"
+	# Beside it, never written: zeros.
+	dd if=$VOL of="$TMPDIR/back" bs=1M skip=$((k * 65536 + 8)) count=1 iflag=direct status=none ||
+		fail "read after chunk $k failed"
+	cmp -s "$TMPDIR/back" <(head -c 1048576 /dev/zero) ||
+		fail "the MiB after chunk $k, never written, does not read as zeros"
 done
 used=$(kernel_kib)
 dmsetup status big
